@@ -1,0 +1,37 @@
+//! Diesel table definitions, shared by the SQLite and PostgreSQL backends.
+//!
+//! Kept in the shape `diesel print-schema` produces; the migrations under `migrations/` are
+//! the source of truth, and a test checks that both backends accept every column here.
+
+diesel::table! {
+    prom_rule_groups (id) {
+        id -> BigInt,
+        name -> Text,
+        evaluation_interval -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    prom_rules (id) {
+        id -> BigInt,
+        expression -> Text,
+        duration -> Nullable<Text>,
+        severity -> Text,
+        summary -> Text,
+        description -> Text,
+        datasource_id -> Nullable<BigInt>,
+        group_id -> Nullable<BigInt>,
+        heal_enabled -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        kind -> Text,
+        name -> Nullable<Text>,
+        enabled -> Bool,
+        labels -> Text,
+        annotations -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(prom_rule_groups, prom_rules);

@@ -1,0 +1,454 @@
+//! The rule store, on SQLite and on PostgreSQL: every story below runs on both backends.
+
+use std::collections::BTreeMap;
+
+use promrules_model::{
+    Error, GroupPatch, GroupSpec, Page, RuleFilter, RuleKind, RulePatch, RuleSpec, Store,
+};
+use support::TestDb;
+
+mod support;
+
+/// Declares each story as a test on a fresh SQLite file and on a fresh PostgreSQL database.
+macro_rules! on_both_backends {
+    ($($story:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $story() { super::$story(&super::TestDb::sqlite()) } )*
+        }
+        mod postgres {
+            $( #[test] fn $story() { super::$story(&super::TestDb::postgres()) } )*
+        }
+    };
+}
+
+on_both_backends!(
+    rule_round_trip,
+    rule_update_and_patch,
+    list_filters_and_pagination,
+    invalid_rules_are_rejected_with_the_field_named,
+    invalid_updates_change_nothing,
+    group_round_trip_and_conflicts,
+    eight_threads_insert_4000_rules,
+    original_schema_rows_read_back,
+    unknown_ids_are_not_found,
+);
+
+fn heal_rule() -> RuleSpec {
+    RuleSpec {
+        name: Some("DiskFull".into()),
+        for_duration: Some("5m".into()),
+        severity: "critical".into(),
+        summary: "Disk {{ $labels.device }} is full".into(),
+        description: "Only {{ $value | humanizePercentage }} left.\nClean up.".into(),
+        datasource_id: Some(3),
+        heal_enabled: true,
+        labels: BTreeMap::from([("team".into(), "storage".into())]),
+        annotations: BTreeMap::from([("runbook_url".into(), "https://runbooks/disk".into())]),
+        ..RuleSpec::alert("node_filesystem_avail_bytes / node_filesystem_size_bytes < 0.05")
+    }
+}
+
+fn rule_round_trip(db: &TestDb) {
+    let group = db
+        .store
+        .create_group(&GroupSpec { name: "storage".into(), interval: Some("30s".into()) })
+        .unwrap();
+    let spec = RuleSpec { group_id: Some(group.id), ..heal_rule() };
+    let created = db.store.create_rule(&spec).unwrap();
+    assert_eq!(created.spec, spec);
+    assert_eq!(created.created_at, created.updated_at);
+
+    let fetched = db.store.get_rule(created.id).unwrap();
+    assert_eq!(fetched, created, "a rule reads back exactly as it was stored");
+
+    let record =
+        db.store.create_rule(&RuleSpec::record("job:up:sum", "sum by (job) (up)")).unwrap();
+    assert_eq!(db.store.get_rule(record.id).unwrap().spec.kind, RuleKind::Record);
+    assert_eq!(
+        db.store.count_rules_by_kind().unwrap(),
+        BTreeMap::from([(RuleKind::Alert, 1), (RuleKind::Record, 1)])
+    );
+
+    db.store.delete_rule(created.id).unwrap();
+    assert!(matches!(db.store.get_rule(created.id), Err(Error::NotFound { entity: "rule", .. })));
+    assert_eq!(db.store.count_rules(&RuleFilter::default()).unwrap(), 1);
+}
+
+fn rule_update_and_patch(db: &TestDb) {
+    let created = db.store.create_rule(&heal_rule()).unwrap();
+
+    let replacement = RuleSpec { name: Some("Renamed".into()), ..RuleSpec::alert("up == 0") };
+    let updated = db.store.update_rule(created.id, &replacement).unwrap();
+    assert_eq!(updated.spec, replacement, "PUT replaces every field, clearing what it leaves out");
+    assert_eq!(updated.created_at, created.created_at);
+    assert!(updated.updated_at >= created.updated_at);
+
+    let patch: RulePatch =
+        serde_json::from_str(r#"{"for": "10m", "labels": {"team": "core"}}"#).unwrap();
+    let patched = db.store.patch_rule(created.id, patch).unwrap();
+    assert_eq!(patched.spec.for_duration.as_deref(), Some("10m"));
+    assert_eq!(patched.spec.labels["team"], "core");
+    assert_eq!(patched.spec.name.as_deref(), Some("Renamed"), "PATCH keeps what it leaves out");
+
+    let clear: RulePatch = serde_json::from_str(r#"{"name": null, "for": null}"#).unwrap();
+    let cleared = db.store.patch_rule(created.id, clear).unwrap();
+    assert_eq!(cleared.spec.name, None);
+    assert_eq!(cleared.display_name(), format!("Alert_{}", created.id));
+    assert_eq!(db.store.get_rule(created.id).unwrap(), cleared);
+}
+
+fn list_filters_and_pagination(db: &TestDb) {
+    for i in 0..10_i64 {
+        let spec = RuleSpec {
+            name: Some(format!("R{i}")),
+            datasource_id: Some(i % 2 + 1),
+            group_id: Some(i % 3 + 1),
+            heal_enabled: i < 4,
+            enabled: i != 9,
+            ..RuleSpec::alert(format!("up{{instance=\"h{i}\"}} == 0"))
+        };
+        db.store.create_rule(&spec).unwrap();
+    }
+    db.store.create_rule(&RuleSpec::record("job:up:sum", "sum(up)")).unwrap();
+
+    let names = |filter: RuleFilter| -> Vec<String> {
+        db.store
+            .list_rules(&filter)
+            .unwrap()
+            .iter()
+            .map(|r| r.display_name().into_owned())
+            .collect()
+    };
+    assert_eq!(
+        names(RuleFilter { datasource_id: Some(1), ..Default::default() }),
+        ["R0", "R2", "R4", "R6", "R8"]
+    );
+    assert_eq!(names(RuleFilter { group_id: Some(3), ..Default::default() }), ["R2", "R5", "R8"]);
+    assert_eq!(
+        names(RuleFilter { heal_enabled: Some(true), ..Default::default() }),
+        ["R0", "R1", "R2", "R3"]
+    );
+    assert_eq!(names(RuleFilter { enabled: Some(false), ..Default::default() }), ["R9"]);
+    assert_eq!(
+        names(RuleFilter { kind: Some(RuleKind::Record), ..Default::default() }),
+        ["job:up:sum"]
+    );
+    let page = Page { limit: Some(3), offset: 4 };
+    assert_eq!(names(RuleFilter { page, ..Default::default() }), ["R4", "R5", "R6"]);
+    let combined = RuleFilter {
+        datasource_id: Some(2),
+        heal_enabled: Some(false),
+        page,
+        ..Default::default()
+    };
+    assert_eq!(db.store.count_rules(&combined).unwrap(), 3, "counts ignore the page");
+    assert_eq!(
+        names(RuleFilter { page: Page { limit: Some(10), offset: 10 }, ..Default::default() }),
+        ["job:up:sum"]
+    );
+}
+
+/// Each case: the bad rule, and the field its error must name.
+fn invalid_rules() -> Vec<(&'static str, RuleSpec, &'static str)> {
+    let alert = |expression: &str| RuleSpec::alert(expression);
+    let labels = |name: &str| BTreeMap::from([(name.to_owned(), "x".to_owned())]);
+    vec![
+        ("unbalanced parenthesis", alert("sum(rate(x[5m])"), "expression"),
+        ("dangling operator", alert("up =="), "expression"),
+        ("unknown function", alert("no_such_function(up)"), "expression"),
+        ("empty expression", alert("  "), "expression"),
+        (
+            "oversized expression",
+            alert(&format!("up{{job=\"{}\"}}", "x".repeat(70_000))),
+            "expression",
+        ),
+        (
+            "words for a duration",
+            RuleSpec { for_duration: Some("1 minute".into()), ..alert("up") },
+            "for",
+        ),
+        ("negative duration", RuleSpec { for_duration: Some("-5m".into()), ..alert("up") }, "for"),
+        (
+            "duration without unit",
+            RuleSpec { for_duration: Some("5".into()), ..alert("up") },
+            "for",
+        ),
+        (
+            "units out of order",
+            RuleSpec { for_duration: Some("1m1h".into()), ..alert("up") },
+            "for",
+        ),
+        (
+            "reserved label name",
+            RuleSpec { labels: labels("__name__"), ..alert("up") },
+            "labels.__name__",
+        ),
+        (
+            "label name with dash",
+            RuleSpec { labels: labels("team-name"), ..alert("up") },
+            "labels.team-name",
+        ),
+        (
+            "label name with digit first",
+            RuleSpec { labels: labels("1team"), ..alert("up") },
+            "labels.1team",
+        ),
+        ("empty label name", RuleSpec { labels: labels(""), ..alert("up") }, "labels."),
+        (
+            "severity as extra label",
+            RuleSpec { labels: labels("severity"), ..alert("up") },
+            "labels.severity",
+        ),
+        (
+            "annotation name with dot",
+            RuleSpec { annotations: labels("runbook.url"), ..alert("up") },
+            "annotations.runbook.url",
+        ),
+        ("empty alert name", RuleSpec { name: Some(String::new()), ..alert("up") }, "name"),
+        (
+            "alert name with newline",
+            RuleSpec { name: Some("Disk\nFull".into()), ..alert("up") },
+            "name",
+        ),
+        ("empty severity", RuleSpec { severity: String::new(), ..alert("up") }, "severity"),
+        (
+            "recording rule without name",
+            RuleSpec { name: None, ..RuleSpec::record("x", "up") },
+            "name",
+        ),
+        ("bad metric name", RuleSpec::record("job-up", "up"), "name"),
+        (
+            "for on a recording rule",
+            RuleSpec { for_duration: Some("5m".into()), ..RuleSpec::record("a:b", "up") },
+            "for",
+        ),
+        (
+            "summary on a recording rule",
+            RuleSpec { summary: "x".into(), ..RuleSpec::record("a:b", "up") },
+            "summary",
+        ),
+        (
+            "heal on a recording rule",
+            RuleSpec { heal_enabled: true, ..RuleSpec::record("a:b", "up") },
+            "heal_enabled",
+        ),
+        ("zero datasource id", RuleSpec { datasource_id: Some(0), ..alert("up") }, "datasource_id"),
+    ]
+}
+
+fn invalid_rules_are_rejected_with_the_field_named(db: &TestDb) {
+    let cases = invalid_rules();
+    assert!(cases.len() >= 15);
+    for (case, spec, field) in cases {
+        match db.store.create_rule(&spec) {
+            Err(Error::Invalid(errors)) => {
+                assert!(
+                    errors.fields().contains_key(field),
+                    "{case}: expected `{field}` in {errors}"
+                );
+                assert!(errors.to_string().contains(&format!("`{field}`")), "{case}: {errors}");
+            }
+            other => panic!("{case}: expected a validation error, got {other:?}"),
+        }
+        assert_eq!(
+            db.store.count_rules(&RuleFilter::default()).unwrap(),
+            0,
+            "{case}: nothing written"
+        );
+    }
+
+    // Every bad field at once, not just the first.
+    let many = RuleSpec {
+        name: Some(String::new()),
+        for_duration: Some("soon".into()),
+        severity: String::new(),
+        labels: BTreeMap::from([("__x".into(), "y".into())]),
+        ..RuleSpec::alert("rate(")
+    };
+    let Err(Error::Invalid(errors)) = db.store.create_rule(&many) else {
+        panic!("expected invalid")
+    };
+    let fields: Vec<&str> = errors.fields().keys().map(String::as_str).collect();
+    assert_eq!(fields, ["expression", "for", "labels.__x", "name", "severity"]);
+}
+
+fn invalid_updates_change_nothing(db: &TestDb) {
+    let rule = db.store.create_rule(&heal_rule()).unwrap();
+    let group = db.store.create_group(&GroupSpec { name: "g".into(), interval: None }).unwrap();
+
+    let bad = RuleSpec { for_duration: Some("forever".into()), ..heal_rule() };
+    assert!(matches!(db.store.update_rule(rule.id, &bad), Err(Error::Invalid(_))));
+    let patch: RulePatch =
+        serde_json::from_str(r#"{"expression": "up ==", "summary": "changed"}"#).unwrap();
+    assert!(matches!(db.store.patch_rule(rule.id, patch), Err(Error::Invalid(_))));
+    assert_eq!(
+        db.store.get_rule(rule.id).unwrap(),
+        rule,
+        "a rejected update leaves the row as it was"
+    );
+
+    let patch = GroupPatch { interval: Some(Some("0s".into())), ..Default::default() };
+    assert!(matches!(db.store.patch_group(group.id, patch), Err(Error::Invalid(_))));
+    assert_eq!(db.store.get_group(group.id).unwrap(), group);
+}
+
+fn group_round_trip_and_conflicts(db: &TestDb) {
+    let spec = GroupSpec { name: "node".into(), interval: Some("1m".into()) };
+    let node = db.store.create_group(&spec).unwrap();
+    assert_eq!(db.store.get_group(node.id).unwrap(), node);
+    assert_eq!(db.store.find_group_by_name("node").unwrap(), Some(node.clone()));
+
+    let duplicate = db.store.create_group(&GroupSpec { name: "node".into(), interval: None });
+    assert!(matches!(&duplicate, Err(Error::Conflict(m)) if m.contains("`node`")), "{duplicate:?}");
+    assert_eq!(db.store.count_groups().unwrap(), 1);
+
+    let other = db.store.create_group(&GroupSpec { name: "other".into(), interval: None }).unwrap();
+    let rename = GroupPatch { name: Some("node".into()), ..Default::default() };
+    assert!(matches!(db.store.patch_group(other.id, rename), Err(Error::Conflict(_))));
+    let renamed = db
+        .store
+        .update_group(other.id, &GroupSpec { name: "other2".into(), interval: None })
+        .unwrap();
+    assert_eq!(renamed.spec.name, "other2");
+
+    let rule = db
+        .store
+        .create_rule(&RuleSpec { group_id: Some(node.id), ..RuleSpec::alert("up == 0") })
+        .unwrap();
+    let in_use = db.store.delete_group(node.id);
+    assert!(
+        matches!(&in_use, Err(Error::Conflict(m)) if m.contains("still has 1 rule")),
+        "{in_use:?}"
+    );
+    assert_eq!(db.store.get_group(node.id).unwrap(), node);
+
+    db.store.delete_rule(rule.id).unwrap();
+    db.store.delete_group(node.id).unwrap();
+    let names: Vec<String> =
+        db.store.list_groups(Page::default()).unwrap().into_iter().map(|g| g.spec.name).collect();
+    assert_eq!(names, ["other2"]);
+}
+
+fn eight_threads_insert_4000_rules(db: &TestDb) {
+    std::thread::scope(|scope| {
+        for thread in 0..8 {
+            let store: Store = db.store.clone();
+            scope.spawn(move || {
+                for i in 0..500 {
+                    let spec = RuleSpec {
+                        name: Some(format!("T{thread}R{i}")),
+                        ..RuleSpec::alert(format!("up{{thread=\"{thread}\"}} == {i}"))
+                    };
+                    store
+                        .create_rule(&spec)
+                        .unwrap_or_else(|e| panic!("thread {thread}, rule {i}: {e}"));
+                }
+            });
+        }
+    });
+    assert_eq!(db.store.count_rules(&RuleFilter::default()).unwrap(), 4_000);
+    let ids: Vec<i64> =
+        db.store.list_rules(&RuleFilter::default()).unwrap().iter().map(|r| r.id).collect();
+    let unique: std::collections::BTreeSet<_> = ids.iter().collect();
+    assert_eq!(unique.len(), 4_000);
+}
+
+fn original_schema_rows_read_back(db: &TestDb) {
+    db.execute_raw(
+        "INSERT INTO prom_rules (expression, duration, severity, summary, description, datasource_id, group_id, heal_enabled) \
+         VALUES ('node_load1 > 4', '10m', 'critical', 'High load', 'Load is {{ $value }}', 2, 7, true)",
+    );
+    db.execute_raw("INSERT INTO prom_rules (expression) VALUES ('up == 0')");
+
+    let rules = db.store.list_rules(&RuleFilter::default()).unwrap();
+    assert_eq!(rules.len(), 2);
+    let full = &rules[0].spec;
+    assert_eq!(full.expression, "node_load1 > 4");
+    assert_eq!(full.for_duration.as_deref(), Some("10m"));
+    assert_eq!((full.severity.as_str(), full.summary.as_str()), ("critical", "High load"));
+    assert_eq!(full.description, "Load is {{ $value }}");
+    assert_eq!((full.datasource_id, full.group_id, full.heal_enabled), (Some(2), Some(7), true));
+    assert_eq!((full.kind, full.enabled), (RuleKind::Alert, true));
+    assert_eq!(rules[0].display_name(), format!("Alert_{}", rules[0].id));
+
+    let defaults = &rules[1].spec;
+    assert_eq!(defaults.for_duration.as_deref(), Some("1m"), "the original's default `for`");
+    assert_eq!(defaults.severity, "warning");
+    assert_eq!((defaults.summary.as_str(), defaults.description.as_str()), ("", ""));
+    assert!(
+        !defaults.heal_enabled && defaults.labels.is_empty() && defaults.annotations.is_empty()
+    );
+    assert!(
+        rules[1].created_at.timestamp() > 1_700_000_000,
+        "the database default timestamp reads back"
+    );
+}
+
+fn unknown_ids_are_not_found(db: &TestDb) {
+    assert!(matches!(db.store.get_rule(999), Err(Error::NotFound { entity: "rule", id: 999 })));
+    assert!(matches!(
+        db.store.update_rule(999, &RuleSpec::alert("up")),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(db.store.patch_rule(999, RulePatch::default()), Err(Error::NotFound { .. })));
+    assert!(matches!(db.store.delete_rule(999), Err(Error::NotFound { .. })));
+    assert!(matches!(db.store.get_group(999), Err(Error::NotFound { entity: "group", .. })));
+    assert!(matches!(db.store.delete_group(999), Err(Error::NotFound { .. })));
+}
+
+#[test]
+fn migration_folders_list_the_same_versions() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+    let versions = |backend: &str| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(root.join(backend))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    let sqlite = versions("sqlite");
+    assert!(!sqlite.is_empty());
+    assert_eq!(sqlite, versions("postgres"));
+    for name in &sqlite {
+        for file in ["up.sql", "down.sql"] {
+            for backend in ["sqlite", "postgres"] {
+                assert!(
+                    root.join(backend).join(name).join(file).is_file(),
+                    "{backend}/{name}/{file}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn connection_errors_keep_the_database_message() {
+    let port = test_support::free_port("127.0.0.1");
+    let error = Store::open(&format!("postgres://app:s3cret@127.0.0.1:{port}/rules")).unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("PostgreSQL") && message.contains("refused"), "{message}");
+    assert!(
+        !message.contains("s3cret") && message.contains("app:***@"),
+        "the password is redacted: {message}"
+    );
+
+    let error = Store::open("/nonexistent-dir/rules.db").unwrap_err().to_string();
+    assert!(error.contains("SQLite") && error.contains("/nonexistent-dir/rules.db"), "{error}");
+
+    let error = Store::open("mysql://db/rules").unwrap_err().to_string();
+    assert!(error.contains("unsupported database url `mysql://db/rules`"), "{error}");
+}
+
+#[test]
+fn sqlite_urls_and_reopening_keep_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.db");
+    let id = Store::open(&format!("sqlite://{}", path.display()))
+        .unwrap()
+        .create_rule(&RuleSpec::alert("up"))
+        .unwrap()
+        .id;
+    let reopened = Store::open(path.to_str().unwrap()).unwrap();
+    assert_eq!(reopened.get_rule(id).unwrap().spec.expression, "up");
+}

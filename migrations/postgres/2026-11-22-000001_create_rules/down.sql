@@ -1,0 +1,2 @@
+DROP TABLE prom_rules;
+DROP TABLE prom_rule_groups;
