@@ -245,6 +245,28 @@ impl GroupPatch {
     }
 }
 
+/// Rules as they stand in a rule file: a named group with its interval and its rules, in
+/// order. The generator renders these, the parser reads them back, and
+/// [`Store::import`](crate::Store::import) upserts them.
+///
+/// Rules here carry their rendered name (`Alert_<id>` for an unnamed alert) and no id,
+/// datasource or group: a file does not say those.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupedRules {
+    pub name: String,
+    pub interval: Option<String>,
+    pub rules: Vec<RuleSpec>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub groups_created: usize,
+}
+
 /// Deserializes a field that is present (possibly `null`) as `Some(value)`; with
 /// `#[serde(default)]` an absent field stays `None`.
 fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>

@@ -23,7 +23,9 @@ use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::Error;
-use crate::rule::{Group, GroupPatch, GroupSpec, Rule, RuleKind, RulePatch, RuleSpec};
+use crate::rule::{
+    Group, GroupPatch, GroupSpec, GroupedRules, ImportReport, Rule, RuleKind, RulePatch, RuleSpec,
+};
 use crate::schema::{prom_rule_groups, prom_rules};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -65,6 +67,13 @@ pub struct RuleFilter {
 pub struct Page {
     pub limit: Option<i64>,
     pub offset: i64,
+}
+
+/// How [`Store::import`] treats what a file does not say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// The datasource of rules the import creates (existing rules keep theirs).
+    pub datasource_id: Option<i64>,
 }
 
 /// A handle to the database; cheap to clone, shared by threads.
@@ -320,6 +329,102 @@ impl Store {
         })
     }
 
+    /// Upserts rules from a rule file, keyed by (group name, rule name), in one transaction.
+    ///
+    /// Groups are created when missing and take the file's interval. Within a group, the
+    /// k-th rule of a name in the file matches the k-th stored rule of that display name (by
+    /// id), since alert names may repeat. A matched rule takes every field the file carries
+    /// and keeps the rest (id, datasource, enabled); an unnamed rule matched by its
+    /// `Alert_<id>` name stays unnamed. Rules missing from the file are left alone. Any
+    /// invalid rule aborts the whole import, naming the group and the rule.
+    pub fn import(
+        &self,
+        groups: &[GroupedRules],
+        options: ImportOptions,
+    ) -> Result<ImportReport, Error> {
+        for group in groups {
+            let spec = GroupSpec { name: group.name.clone(), interval: group.interval.clone() };
+            spec.validate().map_err(|errors| located(errors, &group.name, None))?;
+            for (index, rule) in group.rules.iter().enumerate() {
+                rule.validate()
+                    .map_err(|errors| located(errors, &group.name, Some((index, rule))))?;
+            }
+        }
+        let now = now();
+        in_write_transaction!(self, conn => {
+            let mut report = ImportReport::default();
+            for group in groups {
+                let existing: Option<GroupRow> = prom_rule_groups::table
+                    .filter(prom_rule_groups::name.eq(&group.name))
+                    .select(GroupRow::as_select())
+                    .first(conn)
+                    .optional()?;
+                let group_id = match existing {
+                    Some(row) => {
+                        if row.evaluation_interval != group.interval {
+                            diesel::update(prom_rule_groups::table.find(row.id))
+                                .set((
+                                    prom_rule_groups::evaluation_interval.eq(&group.interval),
+                                    prom_rule_groups::updated_at.eq(now),
+                                ))
+                                .execute(conn)?;
+                        }
+                        row.id
+                    }
+                    None => {
+                        report.groups_created += 1;
+                        diesel::insert_into(prom_rule_groups::table)
+                            .values((
+                                prom_rule_groups::name.eq(&group.name),
+                                prom_rule_groups::evaluation_interval.eq(&group.interval),
+                                prom_rule_groups::created_at.eq(now),
+                                prom_rule_groups::updated_at.eq(now),
+                            ))
+                            .returning(prom_rule_groups::id)
+                            .get_result(conn)?
+                    }
+                };
+                let stored: Vec<RuleRow> = prom_rules::table
+                    .filter(prom_rules::group_id.eq(group_id))
+                    .order(prom_rules::id)
+                    .select(RuleRow::as_select())
+                    .load(conn)?;
+                let mut stored = stored.into_iter().map(RuleRow::into_rule).collect::<Result<Vec<_>, _>>()?;
+                for incoming in &group.rules {
+                    let matched = stored.iter().position(|rule| {
+                        rule.spec.kind == incoming.kind
+                            && Some(rule.display_name().as_ref()) == incoming.name.as_deref()
+                    });
+                    match matched.map(|index| stored.remove(index)) {
+                        Some(rule) => {
+                            let merged = merge_from_file(&rule, incoming);
+                            if merged == rule.spec {
+                                report.unchanged += 1;
+                            } else {
+                                diesel::update(prom_rules::table.find(rule.id))
+                                    .set(&RuleWrite::new(&merged, now))
+                                    .execute(conn)?;
+                                report.updated += 1;
+                            }
+                        }
+                        None => {
+                            let spec = RuleSpec {
+                                group_id: Some(group_id),
+                                datasource_id: options.datasource_id,
+                                ..incoming.clone()
+                            };
+                            diesel::insert_into(prom_rules::table)
+                                .values((&RuleWrite::new(&spec, now), prom_rules::created_at.eq(now)))
+                                .execute(conn)?;
+                            report.created += 1;
+                        }
+                    }
+                }
+            }
+            Ok(report)
+        })
+    }
+
     /// Validates and stores a new group; its name must be unused.
     pub fn create_group(&self, spec: &GroupSpec) -> Result<Group, Error> {
         spec.validate()?;
@@ -405,6 +510,46 @@ impl Store {
     }
 }
 
+/// `stored` with every field a rule file carries taken from `incoming`.
+fn merge_from_file(stored: &Rule, incoming: &RuleSpec) -> RuleSpec {
+    let keeps_no_name =
+        stored.spec.name.is_none() && incoming.name.as_deref() == Some(&*stored.display_name());
+    RuleSpec {
+        kind: incoming.kind,
+        name: if keeps_no_name { None } else { incoming.name.clone() },
+        expression: incoming.expression.clone(),
+        for_duration: incoming.for_duration.clone(),
+        severity: incoming.severity.clone(),
+        summary: incoming.summary.clone(),
+        description: incoming.description.clone(),
+        heal_enabled: incoming.heal_enabled,
+        labels: incoming.labels.clone(),
+        annotations: incoming.annotations.clone(),
+        ..stored.spec.clone()
+    }
+}
+
+/// Prefixes each field of an import's validation errors with where it stands in the file.
+fn located(
+    errors: crate::ValidationErrors,
+    group: &str,
+    rule: Option<(usize, &RuleSpec)>,
+) -> Error {
+    let mut out = crate::ValidationErrors::default();
+    let prefix = match rule {
+        Some((index, rule)) => format!(
+            "group `{group}`, rule {} (`{}`): ",
+            index + 1,
+            rule.name.as_deref().unwrap_or("unnamed")
+        ),
+        None => format!("group `{group}`: "),
+    };
+    for (field, problem) in errors.fields() {
+        out.add(format!("{prefix}{field}"), problem.clone());
+    }
+    Error::Invalid(out)
+}
+
 /// A race between two writers can slip past `ensure_group_name_free!`; the UNIQUE
 /// constraint then catches it, and the client still gets a conflict, not a 500.
 fn unique_to_conflict(error: diesel::result::Error, name: &str) -> Error {
@@ -483,8 +628,12 @@ impl RuleRow {
 }
 
 /// Every writable column of `prom_rules`, for inserts and full updates.
+///
+/// `None` is written as NULL in both cases: left to diesel's default, an insert would
+/// write SQL `DEFAULT` instead, and a rule without `for` would get the original schema's
+/// `1m`.
 #[derive(Debug, Insertable, AsChangeset)]
-#[diesel(table_name = prom_rules, treat_none_as_null = true)]
+#[diesel(table_name = prom_rules, treat_none_as_null = true, treat_none_as_default_value = false)]
 struct RuleWrite<'a> {
     kind: &'a str,
     name: Option<&'a str>,

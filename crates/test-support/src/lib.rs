@@ -13,6 +13,8 @@
 
 pub use crate::postgres::Postgres;
 pub use crate::process::{Service, free_port, wait_for_port};
+pub use crate::promtool::{assert_promtool_accepts, promtool, promtool_check_rules};
 
 mod postgres;
 mod process;
+mod promtool;
