@@ -1,0 +1,271 @@
+//! `promrules-server`: the REST server over the rule store, plus offline `migrate`,
+//! `render` and `import`. Wiring only: the work is in `promrules-api`, `promrules-model`
+//! and `promrules-yaml`.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{ArgAction, Parser, Subcommand};
+use promrules_api::{AppState, Config, router};
+use promrules_model::{ImportOptions, Page, RuleFilter, Store};
+use promrules_yaml::{HealLabel, RenderOptions, Selection};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "promrules-server",
+    version,
+    about = "Prometheus rules as data: REST server, renderer and importer"
+)]
+struct Cli {
+    /// Database: a SQLite file path or sqlite://PATH (created if missing), or postgres://USER[:PASSWORD]@HOST[:PORT]/DB
+    #[arg(
+        long,
+        env = "PROMRULES_DATABASE",
+        default_value = "promrules.db",
+        global = true,
+        hide_env_values = true
+    )]
+    database: String,
+
+    /// Log more: -v for debug (one line per request), -vv for trace; RUST_LOG overrides
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the REST API (migrates the database first)
+    Serve(ServeArgs),
+    /// Create or upgrade the database schema, then exit
+    Migrate,
+    /// Write the Prometheus rule file for the stored rules
+    Render(RenderArgs),
+    /// Upsert the rules of a Prometheus rule file, by group and rule name
+    Import(ImportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, env = "PROMRULES_LISTEN", default_value = "127.0.0.1:8090")]
+    listen: SocketAddr,
+
+    /// A bearer token accepted for mutating requests; repeat for several (PROMRULES_TOKENS: comma-separated)
+    #[arg(long = "token", env = "PROMRULES_TOKENS", value_delimiter = ',', hide_env_values = true)]
+    tokens: Vec<String>,
+
+    /// A file with one accepted token per line (keeps tokens out of the process list)
+    #[arg(long, env = "PROMRULES_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+
+    /// Allow listening beyond loopback without any token
+    #[arg(long)]
+    insecure_no_auth: bool,
+
+    /// The largest accepted request body, in bytes
+    #[arg(long, default_value_t = 1024 * 1024)]
+    body_limit: usize,
+
+    /// The label that routes heal-enabled alerts to am-executor, as NAME=VALUE
+    #[arg(long, default_value = "heal=true", value_parser = parse_heal_label)]
+    heal_label: HealLabel,
+}
+
+#[derive(Debug, clap::Args)]
+struct RenderArgs {
+    /// Write here (atomically: a temp file in the same directory, then a rename) instead of stdout
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+
+    /// Only this datasource's rules, plus rules without a datasource
+    #[arg(long)]
+    datasource: Option<i64>,
+
+    /// Only heal-enabled rules (what the original pipeline emitted)
+    #[arg(long)]
+    heal_only: bool,
+
+    /// Disabled rules too
+    #[arg(long)]
+    include_disabled: bool,
+
+    /// The label that routes heal-enabled alerts to am-executor, as NAME=VALUE
+    #[arg(long, default_value = "heal=true", value_parser = parse_heal_label)]
+    heal_label: HealLabel,
+}
+
+#[derive(Debug, clap::Args)]
+struct ImportArgs {
+    /// A Prometheus rule file
+    file: PathBuf,
+
+    /// The datasource of the rules this import creates
+    #[arg(long)]
+    datasource: Option<i64>,
+
+    /// The label that marks heal-enabled alerts, as NAME=VALUE
+    #[arg(long, default_value = "heal=true", value_parser = parse_heal_label)]
+    heal_label: HealLabel,
+}
+
+fn parse_heal_label(text: &str) -> Result<HealLabel, String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() && !value.is_empty() => {
+            Ok(HealLabel { name: name.to_owned(), value: value.to_owned() })
+        }
+        _ => Err(format!("`{text}` is not NAME=VALUE")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            log::error!("{error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let store = Store::open(&cli.database).context("opening the database")?;
+    match cli.command {
+        Command::Serve(args) => serve(store, args),
+        Command::Migrate => {
+            log::info!("the {} database is up to date", store.backend());
+            Ok(())
+        }
+        Command::Render(args) => render(&store, args),
+        Command::Import(args) => import(&store, args),
+    }
+}
+
+fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
+    let mut tokens: Vec<String> =
+        args.tokens.into_iter().filter(|token| !token.is_empty()).collect();
+    if let Some(path) = &args.token_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading token file `{}`", path.display()))?;
+        tokens
+            .extend(text.lines().map(str::trim).filter(|line| !line.is_empty()).map(str::to_owned));
+    }
+    if tokens.is_empty() && !args.listen.ip().is_loopback() && !args.insecure_no_auth {
+        bail!(
+            "refusing to listen on {} without a token: anyone who reaches it could change rules; \
+             set --token or PROMRULES_TOKENS, or pass --insecure-no-auth",
+            args.listen
+        );
+    }
+    let config = Config { tokens, body_limit: args.body_limit, heal_label: args.heal_label };
+    let auth = if config.tokens.is_empty() { "off" } else { "on" };
+    let app = router(AppState::new(store.clone(), config));
+
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        log::info!(
+            "serving the {} database on http://{} (token auth {auth})",
+            store.backend(),
+            listener.local_addr()?
+        );
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving")?;
+        log::info!("stopped");
+        Ok(())
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM; in-flight requests then finish before the server exits.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => log::info!("SIGINT received; finishing in-flight requests"),
+        _ = terminate.recv() => log::info!("SIGTERM received; finishing in-flight requests"),
+    }
+}
+
+fn render(store: &Store, args: RenderArgs) -> anyhow::Result<()> {
+    let rules = store.list_rules(&RuleFilter::default())?;
+    let groups = store.list_groups(Page::default())?;
+    let selection = Selection {
+        datasource_id: args.datasource,
+        heal_only: args.heal_only,
+        include_disabled: args.include_disabled,
+    };
+    let text = promrules_yaml::render(
+        &rules,
+        &groups,
+        &RenderOptions { selection, heal_label: args.heal_label },
+    );
+    match &args.output {
+        Some(path) => write_atomically(path, text.as_bytes()),
+        None => std::io::stdout().lock().write_all(text.as_bytes()).context("writing to stdout"),
+    }
+}
+
+/// Replaces `path` with `bytes` so that readers see the old file or the new one, never a
+/// partial one: a temp file in the same directory, fsync, rename.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new()
+        .prefix(".promrules-")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temp file in `{}`", dir.display()))?;
+    temp.write_all(bytes)
+        .and_then(|()| temp.as_file().sync_all())
+        .context("writing the temp file")?;
+    temp.persist(path).with_context(|| format!("replacing `{}`", path.display()))?;
+    log::info!("wrote `{}` ({} bytes)", path.display(), bytes.len());
+    Ok(())
+}
+
+fn import(store: &Store, args: ImportArgs) -> anyhow::Result<()> {
+    let file = promrules_yaml::parse_file(&args.file, &args.heal_label)?;
+    let report = store.import(&file.groups, ImportOptions { datasource_id: args.datasource })?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "created {}, updated {}, unchanged {} (groups created: {})",
+        report.created, report.updated, report.unchanged, report.groups_created
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn heal_label_flag() {
+        assert_eq!(
+            parse_heal_label("route=exec"),
+            Ok(HealLabel { name: "route".into(), value: "exec".into() })
+        );
+        assert!(parse_heal_label("route").is_err());
+    }
+}

@@ -1,0 +1,193 @@
+//! The real `promrules-server` binary: the README's main job on a fresh SQLite file, its
+//! refusal to listen openly without a token, graceful shutdown, `import` and `render`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_promrules-server");
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN).current_dir(dir).args(args).env("RUST_LOG", "info").output().unwrap()
+}
+
+struct Server {
+    child: Child,
+    address: SocketAddr,
+}
+
+impl Server {
+    fn start(dir: &Path, extra: &[&str]) -> Server {
+        let port = test_support::free_port("127.0.0.1");
+        let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = Command::new(BIN)
+            .current_dir(dir)
+            .args(["serve", "--listen", &address.to_string()])
+            .args(extra)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        assert!(
+            test_support::wait_for_port(address, Duration::from_secs(20)),
+            "the server did not start"
+        );
+        Server { child, address }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Sends SIGTERM and returns the exit status and the log.
+    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        let output = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap())
+            .wait_with_output()
+            .unwrap();
+        (output.status, String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+}
+
+#[test]
+fn serve_on_the_default_sqlite_file_then_shut_down_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let agent = agent();
+
+    let mut created = agent
+        .post(&server.url("/api/v1/rules"))
+        .send_json(json!({"name": "InstanceDown", "expression": "up == 0", "for": "5m", "heal_enabled": true}))
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: Value = created.body_mut().read_json().unwrap();
+
+    let mut listed = agent.get(&server.url("/api/v1/rules")).call().unwrap();
+    let listed: Value = listed.body_mut().read_json().unwrap();
+    assert_eq!(listed["rules"][0]["id"], created["id"]);
+
+    let rendered = agent
+        .get(&server.url("/api/v1/rules.yml"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(rendered.contains("- alert: InstanceDown"), "{rendered}");
+    test_support::assert_promtool_accepts(&rendered);
+
+    assert!(dir.path().join("promrules.db").exists(), "the default database is ./promrules.db");
+    let (status, log) = server.terminate();
+    assert!(status.success(), "exit status {status}; log:\n{log}");
+    assert!(log.contains("SIGTERM received") && log.contains("stopped"), "{log}");
+}
+
+#[test]
+fn tokens_from_the_environment_guard_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = test_support::free_port("127.0.0.1");
+    let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["serve", "--listen", &address.to_string()])
+        .env("PROMRULES_TOKENS", "alpha,beta")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(test_support::wait_for_port(address, Duration::from_secs(20)));
+    let agent = agent();
+    let url = format!("http://{address}/api/v1/rules");
+    assert_eq!(agent.post(&url).send_json(json!({"expression": "up"})).unwrap().status(), 401);
+    let authorized = agent
+        .post(&url)
+        .header("Authorization", "Bearer beta")
+        .send_json(json!({"expression": "up"}));
+    assert_eq!(authorized.unwrap().status(), 201);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn listening_beyond_loopback_without_a_token_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // A documentation address: refused before any socket is opened.
+    let output = run(dir.path(), &["serve", "--listen", "192.0.2.10:8090"]);
+    assert!(!output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains("refusing to listen on 192.0.2.10:8090 without a token")
+            && log.contains("--insecure-no-auth"),
+        "{log}"
+    );
+}
+
+#[test]
+fn import_then_render_round_trips_a_rule_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("team.yml");
+    std::fs::write(
+        &file,
+        "groups:\n- name: team\n  interval: 1m\n  rules:\n  - alert: HighLoad\n    expr: node_load1 > 4\n    for: 10m\n    labels:\n      heal: \"true\"\n      severity: critical\n    annotations:\n      summary: Load is {{ $value }}\n  - record: job:up:sum\n    expr: sum by (job) (up)\n",
+    )
+    .unwrap();
+    let db = dir.path().join("rules.db");
+    let db = db.to_str().unwrap();
+
+    let first = run(dir.path(), &["--database", db, "import", file.to_str().unwrap()]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&first.stdout),
+        "created 2, updated 0, unchanged 0 (groups created: 1)\n"
+    );
+    let second = run(dir.path(), &["--database", db, "import", file.to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&second.stdout),
+        "created 0, updated 0, unchanged 2 (groups created: 0)\n"
+    );
+
+    let out = dir.path().join("out/rules.yml");
+    std::fs::create_dir(out.parent().unwrap()).unwrap();
+    let render = run(dir.path(), &["--database", db, "render", "--output", out.to_str().unwrap()]);
+    assert!(render.status.success(), "{}", String::from_utf8_lossy(&render.stderr));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), std::fs::read_to_string(&file).unwrap());
+    let stdout = run(dir.path(), &["--database", db, "render", "--heal-only"]);
+    assert!(
+        String::from_utf8_lossy(&stdout.stdout).contains("HighLoad")
+            && !String::from_utf8_lossy(&stdout.stdout).contains("job:up:sum")
+    );
+
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(&bad, "groups:\n- name: team\n  rules:\n  - alert: Broken\n    expr: sum(\n")
+        .unwrap();
+    let failed = run(dir.path(), &["--database", db, "import", bad.to_str().unwrap()]);
+    assert!(!failed.status.success());
+    let log = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        log.contains("bad.yml") && log.contains("group 1 (`team`), rule 1 (`Broken`)"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_bad_database_url_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(dir.path(), &["--database", "mysql://db/rules", "migrate"]);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("unsupported database url `mysql://db/rules`")
+    );
+}

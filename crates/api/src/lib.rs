@@ -1,0 +1,137 @@
+//! The REST API of `promrules-server`: an axum router over the rule [`Store`].
+//!
+//! [`router`] builds the whole application from an [`AppState`], so tests drive it with
+//! `tower::ServiceExt::oneshot` and no socket. Every error becomes a response in one place,
+//! [`ApiError`]: a JSON body `{"error": "...", "fields": {"<field>": "<problem>"}}` with
+//! 400 (malformed JSON or query), 401 (missing or wrong token), 404, 409, 413, 415 or 422
+//! (validation, every bad field listed).
+//!
+//! Routes, all JSON unless said otherwise:
+//! - `/api/v1/rules` (GET list with filters and pagination, POST create),
+//!   `/api/v1/rules/{id}` (GET, PUT, PATCH, DELETE), and the same for `/api/v1/groups`;
+//! - `/api/v1/rules.yml`: the rendered rule file (YAML);
+//! - `POST /rules`: the original Flask pipeline's route and payload;
+//! - `/api/v1/openapi.json`, `/healthz`, `/metrics` (Prometheus text format).
+//!
+//! With tokens configured, every mutating request needs `Authorization: Bearer <token>`.
+//!
+//! # Example
+//!
+//! ```
+//! use promrules_api::{AppState, Config, router};
+//! use promrules_model::Store;
+//!
+//! let state = AppState::new(Store::open(":memory:")?, Config::default());
+//! let app: axum::Router = router(state);
+//! # Ok::<(), promrules_model::Error>(())
+//! ```
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use promrules_model::Store;
+use promrules_yaml::HealLabel;
+
+pub use crate::error::ApiError;
+pub use crate::metrics::Metrics;
+
+mod auth;
+mod error;
+mod extract;
+mod groups;
+mod metrics;
+mod rules;
+
+/// How the API behaves; the server binary fills it from flags and environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Bearer tokens accepted for mutating requests; empty means no authentication.
+    pub tokens: Vec<String>,
+    /// The largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// The label that routes heal-enabled alerts to the executor, in rendered files.
+    pub heal_label: HealLabel,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config { tokens: Vec::new(), body_limit: 1024 * 1024, heal_label: HealLabel::default() }
+    }
+}
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    store: Store,
+    config: Arc<Config>,
+    metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: Config) -> AppState {
+        AppState { store, config: Arc::new(config), metrics: Arc::new(Metrics::new()) }
+    }
+
+    /// Runs a store call on the blocking pool: diesel is synchronous, and a slow query
+    /// must not stall the async workers.
+    async fn store<T, F>(&self, call: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, promrules_model::Error> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || call(&store))
+            .await
+            .map_err(|error| ApiError::internal(format!("store task failed: {error}")))?
+            .map_err(ApiError::from)
+    }
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/rules", get(rules::list).post(rules::create))
+        .route(
+            "/rules/{id}",
+            get(rules::get).put(rules::replace).patch(rules::patch).delete(rules::delete),
+        )
+        .route("/rules.yml", get(rules::render_file))
+        .route("/groups", get(groups::list).post(groups::create))
+        .route(
+            "/groups/{id}",
+            get(groups::get).put(groups::replace).patch(groups::patch).delete(groups::delete),
+        )
+        .route("/openapi.json", get(openapi));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/rules", post(rules::create_compat))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::serve))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::observe))
+        .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .with_state(state)
+}
+
+/// The OpenAPI 3 description of this API.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<&'static str, ApiError> {
+    state.store(|store| store.ping()).await.map_err(|error| {
+        ApiError::unavailable(format!("database unreachable: {}", error.message()))
+    })?;
+    Ok("ok\n")
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no route for `{}`", uri.path()))
+}

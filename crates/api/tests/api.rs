@@ -1,0 +1,566 @@
+//! The REST API, driven without a socket through `oneshot`, on SQLite and PostgreSQL; and
+//! over a real socket for concurrency.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use support::TestApp;
+
+mod support;
+
+/// Declares each story as a test on a fresh SQLite file and on a fresh PostgreSQL database.
+macro_rules! on_both_backends {
+    ($($story:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $story() { super::$story(super::TestApp::sqlite()).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $story() { super::$story(super::TestApp::postgres()).await } )*
+        }
+    };
+}
+
+on_both_backends!(
+    rule_crud_round_trip,
+    group_crud_and_conflicts,
+    listing_filters_and_pages,
+    invalid_payloads_get_their_status_and_change_nothing,
+    original_pipeline_route_keeps_working,
+    rendered_rule_file_and_etag,
+    tokens_guard_mutations,
+    health_and_metrics,
+);
+
+fn disk_rule() -> Value {
+    json!({
+        "name": "DiskFull",
+        "expression": "node_filesystem_avail_bytes / node_filesystem_size_bytes < 0.05",
+        "for": "5m",
+        "severity": "critical",
+        "summary": "Disk {{ $labels.device }} almost full",
+        "heal_enabled": true,
+        "labels": {"team": "storage"},
+    })
+}
+
+async fn rule_crud_round_trip(app: TestApp) {
+    let client = app.client();
+    let (status, created) = client.post("/api/v1/rules", &disk_rule()).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!(created["name"], "DiskFull");
+    assert_eq!(created["for"], "5m");
+    assert_eq!(created["enabled"], true, "defaults are filled in");
+    assert!(created["created_at"].is_string() && created["updated_at"].is_string());
+
+    let (status, fetched) = client.get(&format!("/api/v1/rules/{id}")).await;
+    assert_eq!((status, &fetched), (StatusCode::OK, &created));
+
+    let replacement = json!({"name": "Renamed", "expression": "up == 0"});
+    let (status, replaced) =
+        client.send("PUT", &format!("/api/v1/rules/{id}"), Some(&replacement)).await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    assert_eq!(
+        (replaced["name"].as_str(), replaced["for"].as_null(), replaced["heal_enabled"].as_bool()),
+        (Some("Renamed"), Some(()), Some(false))
+    );
+
+    let (status, patched) = client
+        .send("PATCH", &format!("/api/v1/rules/{id}"), Some(&json!({"for": "10m", "name": null})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!((patched["for"].as_str(), patched["name"].as_null()), (Some("10m"), Some(())));
+    assert_eq!(patched["expression"], "up == 0", "PATCH keeps what it leaves out");
+
+    let (status, _) = client.send("DELETE", &format!("/api/v1/rules/{id}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = client.get(&format!("/api/v1/rules/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], format!("rule {id} not found"));
+}
+
+async fn group_crud_and_conflicts(app: TestApp) {
+    let client = app.client();
+    let (status, group) =
+        client.post("/api/v1/groups", &json!({"name": "node", "interval": "30s"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let id = group["id"].as_i64().unwrap();
+
+    let (status, body) = client.post("/api/v1/groups", &json!({"name": "node"})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body["error"].as_str().unwrap().contains("`node` already exists"), "{body}");
+
+    let rule = json!({"expression": "up == 0", "group_id": id});
+    assert_eq!(client.post("/api/v1/rules", &rule).await.0, StatusCode::CREATED);
+    let (status, body) = client.send("DELETE", &format!("/api/v1/groups/{id}"), None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body["error"].as_str().unwrap().contains("still has 1 rule"), "{body}");
+    assert_eq!(client.get(&format!("/api/v1/groups/{id}")).await.0, StatusCode::OK);
+
+    let (status, patched) = client
+        .send("PATCH", &format!("/api/v1/groups/{id}"), Some(&json!({"interval": null})))
+        .await;
+    assert_eq!((status, patched["interval"].clone()), (StatusCode::OK, Value::Null));
+    let (status, put) =
+        client.send("PUT", &format!("/api/v1/groups/{id}"), Some(&json!({"name": "nodes"}))).await;
+    assert_eq!((status, put["name"].as_str()), (StatusCode::OK, Some("nodes")));
+
+    let (status, list) = client.get("/api/v1/groups").await;
+    assert_eq!((status, list["total"].as_i64()), (StatusCode::OK, Some(1)));
+    assert_eq!(list["groups"][0]["name"], "nodes");
+}
+
+async fn listing_filters_and_pages(app: TestApp) {
+    let client = app.client();
+    for i in 0..12 {
+        let rule = json!({"name": format!("R{i}"), "expression": "up", "datasource_id": i % 3 + 1, "heal_enabled": i < 5});
+        assert_eq!(client.post("/api/v1/rules", &rule).await.0, StatusCode::CREATED);
+    }
+    let names = |body: &Value| -> Vec<String> {
+        body["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, body) = client.get("/api/v1/rules?datasource_id=2&heal_enabled=true").await;
+    assert_eq!(names(&body), ["R1", "R4"]);
+    assert_eq!(body["total"], 2);
+    let (_, body) = client.get("/api/v1/rules?limit=5&offset=5").await;
+    assert_eq!(names(&body), ["R5", "R6", "R7", "R8", "R9"]);
+    assert_eq!(
+        (body["total"].as_i64(), body["limit"].as_i64(), body["offset"].as_i64()),
+        (Some(12), Some(5), Some(5))
+    );
+    let (_, body) = client.get("/api/v1/rules?kind=record").await;
+    assert_eq!(body["total"], 0);
+
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=5000", "limit"),
+        ("offset=-1", "offset"),
+        ("kind=alarm", "kind"),
+        ("enabled=maybe", "enabled"),
+        ("datasource_id=x", "datasource_id"),
+        ("colour=red", "colour"),
+    ] {
+        let (status, body) = client.get(&format!("/api/v1/rules?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(body["fields"].get(field).is_some(), "{query}: {body}");
+    }
+}
+
+async fn invalid_payloads_get_their_status_and_change_nothing(app: TestApp) {
+    let client = app.client();
+    let (_, existing) = client.post("/api/v1/rules", &disk_rule()).await;
+    let id = existing["id"].as_i64().unwrap();
+    let (_, group) = client.post("/api/v1/groups", &json!({"name": "g"})).await;
+    let rows_before = app.rule_count();
+
+    // (what, method, path, content type, body, status, field named)
+    type Case<'a> = (&'a str, &'a str, String, &'a str, String, StatusCode, Option<&'a str>);
+    let huge = format!(r#"{{"expression": "up", "summary": "{}"}}"#, "x".repeat(2 * 1024 * 1024));
+    let cases: Vec<Case> = vec![
+        (
+            "not JSON",
+            "POST",
+            "/api/v1/rules".into(),
+            "application/json",
+            "expression = up".into(),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        (
+            "truncated JSON",
+            "POST",
+            "/api/v1/rules".into(),
+            "application/json",
+            r#"{"expression": "up""#.into(),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        (
+            "empty body",
+            "POST",
+            "/api/v1/rules".into(),
+            "application/json",
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        (
+            "form content type",
+            "POST",
+            "/api/v1/rules".into(),
+            "application/x-www-form-urlencoded",
+            "expression=up".into(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            None,
+        ),
+        (
+            "no content type",
+            "POST",
+            "/api/v1/rules".into(),
+            "",
+            r#"{"expression": "up"}"#.into(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            None,
+        ),
+        (
+            "huge body",
+            "POST",
+            "/api/v1/rules".into(),
+            "application/json",
+            huge,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            None,
+        ),
+        (
+            "wrong type",
+            "POST",
+            "/api/v1/rules".into(),
+            "application/json",
+            r#"{"expression": 5}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("expression"),
+        ),
+        (
+            "wrong nested type",
+            "POST",
+            "/api/v1/rules".into(),
+            "application/json",
+            r#"{"expression": "up", "labels": {"a": 1}}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("labels.a"),
+        ),
+        (
+            "missing expression",
+            "POST",
+            "/api/v1/rules".into(),
+            "application/json",
+            r#"{"name": "X"}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("expression"),
+        ),
+        (
+            "unknown field",
+            "POST",
+            "/api/v1/rules".into(),
+            "application/json",
+            r#"{"expression": "up", "severty": "x"}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("severty"),
+        ),
+        (
+            "bad PromQL",
+            "POST",
+            "/api/v1/rules".into(),
+            "application/json",
+            r#"{"expression": "sum(rate(x[5m])"}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("expression"),
+        ),
+        (
+            "bad duration",
+            "POST",
+            "/api/v1/rules".into(),
+            "application/json",
+            r#"{"expression": "up", "for": "5 minutes"}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("for"),
+        ),
+        (
+            "reserved label",
+            "POST",
+            "/api/v1/rules".into(),
+            "application/json",
+            r#"{"expression": "up", "labels": {"__name__": "x"}}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("labels.__name__"),
+        ),
+        (
+            "bad PUT",
+            "PUT",
+            format!("/api/v1/rules/{id}"),
+            "application/json",
+            r#"{"expression": "up ==", "for": "soon"}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("for"),
+        ),
+        (
+            "bad PATCH",
+            "PATCH",
+            format!("/api/v1/rules/{id}"),
+            "application/json",
+            r#"{"expression": "up =="}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("expression"),
+        ),
+        (
+            "PATCH unknown field",
+            "PATCH",
+            format!("/api/v1/rules/{id}"),
+            "application/json",
+            r#"{"expr": "up"}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("expr"),
+        ),
+        (
+            "PUT unknown id",
+            "PUT",
+            "/api/v1/rules/99999".into(),
+            "application/json",
+            r#"{"expression": "up"}"#.into(),
+            StatusCode::NOT_FOUND,
+            None,
+        ),
+        (
+            "id not a number",
+            "GET",
+            "/api/v1/rules/abc".into(),
+            "",
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        (
+            "bad group interval",
+            "PATCH",
+            format!("/api/v1/groups/{}", group["id"]),
+            "application/json",
+            r#"{"interval": "often"}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("interval"),
+        ),
+        (
+            "unknown route",
+            "GET",
+            "/api/v1/nothing".into(),
+            "",
+            String::new(),
+            StatusCode::NOT_FOUND,
+            None,
+        ),
+    ];
+    for (what, method, path, content_type, body, expected, field) in cases {
+        let (status, response) =
+            client.raw(method, &path, content_type, body.into_bytes(), None).await;
+        assert_eq!(status, expected, "{what}: {response}");
+        let message = response["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{what}: no error message in {response}"));
+        assert!(!message.is_empty(), "{what}");
+        if let Some(field) = field {
+            assert!(
+                response["fields"].get(field).is_some(),
+                "{what}: `{field}` not named in {response}"
+            );
+            assert!(message.contains(field), "{what}: message `{message}` does not name `{field}`");
+        }
+        assert_eq!(app.rule_count(), rows_before, "{what}: the row count changed");
+    }
+
+    // Every bad field at once.
+    let (status, body) = client
+        .post(
+            "/api/v1/rules",
+            &json!({"expression": "up ==", "for": "x", "severity": "", "labels": {"9": "x"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&String> = body["fields"].as_object().unwrap().keys().collect();
+    assert_eq!(fields, ["expression", "for", "labels.9", "severity"]);
+
+    let (_, unchanged) = client.get(&format!("/api/v1/rules/{id}")).await;
+    assert_eq!(unchanged, existing, "failed updates left the rule as it was");
+}
+
+async fn original_pipeline_route_keeps_working(app: TestApp) {
+    let client = app.client();
+    let payload = json!({
+        "expression": "node_load1 > 4", "duration": "10m", "severity": "critical",
+        "summary": "High load", "description": "Load is high", "datasource_id": 2, "group_id": 7,
+        "heal_enabled": true, "extra_flask_field": "ignored"
+    });
+    let (status, body) = client.post("/rules", &payload).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = body["id"].as_i64().unwrap();
+    assert_eq!(body, json!({"status": "created", "id": id}));
+
+    let (status, minimal) = client.post("/rules", &json!({"expression": "up == 0"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, rule) = client.get(&format!("/api/v1/rules/{}", minimal["id"])).await;
+    assert_eq!(
+        (rule["for"].as_str(), rule["severity"].as_str()),
+        (Some("1m"), Some("warning")),
+        "the original defaults"
+    );
+    assert_eq!((rule["summary"].as_str(), rule["heal_enabled"].as_bool()), (Some(""), Some(false)));
+
+    let (_, full) = client.get(&format!("/api/v1/rules/{id}")).await;
+    assert_eq!(
+        (full["group_id"].as_i64(), full["heal_enabled"].as_bool(), full["for"].as_str()),
+        (Some(7), Some(true), Some("10m"))
+    );
+
+    let (status, body) =
+        client.post("/rules", &json!({"expression": "up ==", "duration": "ten"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["fields"].get("expression").is_some() && body["fields"].get("for").is_some(),
+        "{body}"
+    );
+    assert_eq!(app.rule_count(), 2);
+}
+
+async fn rendered_rule_file_and_etag(app: TestApp) {
+    let client = app.client();
+    let (_, group) = client.post("/api/v1/groups", &json!({"name": "storage"})).await;
+    let mut rule = disk_rule();
+    rule["group_id"] = group["id"].clone();
+    client.post("/api/v1/rules", &rule).await;
+    client
+        .post(
+            "/api/v1/rules",
+            &json!({"name": "Quiet", "expression": "up == 0", "datasource_id": 9}),
+        )
+        .await;
+
+    let (status, headers, text) = client.text("/api/v1/rules.yml?heal_only=true", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers["content-type"].to_str().unwrap().starts_with("application/yaml"));
+    assert!(
+        text.contains("alert: DiskFull")
+            && text.contains("heal: \"true\"")
+            && !text.contains("Quiet"),
+        "{text}"
+    );
+    test_support::assert_promtool_accepts(&text);
+
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    let (status, _, body) = client.text("/api/v1/rules.yml?heal_only=true", Some(&etag)).await;
+    assert_eq!((status, body.as_str()), (StatusCode::NOT_MODIFIED, ""));
+    let (status, _, _) = client.text("/api/v1/rules.yml", Some(&etag)).await;
+    assert_eq!(status, StatusCode::OK, "other content, other ETag");
+
+    let (_, _, other_datasource) = client.text("/api/v1/rules.yml?datasource_id=3", None).await;
+    assert!(other_datasource.contains("DiskFull") && !other_datasource.contains("Quiet"));
+}
+
+async fn tokens_guard_mutations(app: TestApp) {
+    let app = app.with_tokens(&["first-token", "second-token"]);
+    let anonymous = app.client();
+    let (status, body) = anonymous.post("/api/v1/rules", &json!({"expression": "up"})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body["error"].as_str().unwrap().contains("Bearer"));
+    assert_eq!(
+        anonymous.post("/rules", &json!({"expression": "up"})).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let wrong = app.client().with_token("first-tokeN");
+    assert_eq!(
+        wrong.post("/api/v1/rules", &json!({"expression": "up"})).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.rule_count(), 0);
+
+    let (status, created) = app
+        .client()
+        .with_token("second-token")
+        .post("/api/v1/rules", &json!({"expression": "up"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) =
+        anonymous.send("DELETE", &format!("/api/v1/rules/{}", created["id"]), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.get("/api/v1/rules").await.0, StatusCode::OK, "reads need no token");
+    assert_eq!(app.rule_count(), 1);
+}
+
+async fn health_and_metrics(app: TestApp) {
+    let client = app.client();
+    client.post("/api/v1/rules", &json!({"expression": "up"})).await;
+    client
+        .post(
+            "/api/v1/rules",
+            &json!({"kind": "record", "name": "job:up:sum", "expression": "sum(up)"}),
+        )
+        .await;
+    client.get("/api/v1/rules/999").await;
+
+    let (status, _, text) = client.text("/healthz", None).await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "ok\n"));
+    let (status, _, metrics) = client.text("/metrics", None).await;
+    assert_eq!(status, StatusCode::OK);
+    for line in [
+        r#"promrules_rules{kind="alert"} 1"#,
+        r#"promrules_rules{kind="record"} 1"#,
+        r#"promrules_http_requests_total{method="POST",route="/api/v1/rules",status="201"} 2"#,
+        r#"promrules_http_requests_total{method="GET",route="/api/v1/rules/{id}",status="404"} 1"#,
+        r#"promrules_http_request_duration_seconds_count{method="POST",route="/api/v1/rules"} 2"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "missing `{line}` in:\n{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn openapi_lists_every_route_and_each_answers() {
+    let app = TestApp::sqlite();
+    let client = app.client();
+    let (status, doc) = client.get("/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = doc["paths"].as_object().unwrap();
+    for route in [
+        "/api/v1/rules",
+        "/api/v1/rules/{id}",
+        "/api/v1/rules.yml",
+        "/api/v1/groups",
+        "/api/v1/groups/{id}",
+        "/rules",
+        "/healthz",
+        "/metrics",
+        "/api/v1/openapi.json",
+    ] {
+        let methods = paths
+            .get(route)
+            .unwrap_or_else(|| panic!("`{route}` missing from the OpenAPI document"));
+        for method in methods.as_object().unwrap().keys() {
+            let path = route.replace("{id}", "1");
+            let body = if matches!(method.as_str(), "post" | "put" | "patch") {
+                b"{}".to_vec()
+            } else {
+                Vec::new()
+            };
+            let (status, _) =
+                client.raw(&method.to_uppercase(), &path, "application/json", body, None).await;
+            assert!(
+                status != StatusCode::METHOD_NOT_ALLOWED
+                    && (status != StatusCode::NOT_FOUND || route.contains("{id}")),
+                "{method} {route}: {status}"
+            );
+        }
+    }
+}
+
+/// 8 clients over a real socket, 1,000 creates each: exactly 8,000 rows, on both backends.
+#[test]
+fn eight_http_clients_create_8000_rules_sqlite() {
+    support::concurrent_creates(TestApp::sqlite());
+}
+
+#[test]
+fn eight_http_clients_create_8000_rules_postgres() {
+    support::concurrent_creates(TestApp::postgres());
+}
+
+#[tokio::test]
+async fn health_is_503_when_the_database_is_gone() {
+    let app = TestApp::postgres();
+    let client = app.client();
+    assert_eq!(client.get("/healthz").await.0, StatusCode::OK);
+    app.drop_postgres_database();
+    let (status, body) = client.get("/healthz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body["error"].as_str().unwrap().starts_with("database unreachable"), "{body}");
+}
