@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
 use diesel::connection::SimpleConnection;
@@ -80,6 +81,10 @@ pub struct ImportOptions {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    /// Serializes this process's SQLite write transactions. SQLite allows one writer at a
+    /// time anyway; waiting here is a fair queue, where waiting in SQLite's busy handler
+    /// means sleeping in growing steps (up to 100 ms) and long tail latencies.
+    sqlite_writer: Arc<Mutex<()>>,
 }
 
 impl fmt::Debug for Store {
@@ -116,7 +121,11 @@ macro_rules! with_connection {
 macro_rules! in_write_transaction {
     ($store:expr, $conn:ident => $body:expr) => {
         match &$store.pool {
-            Pool::Sqlite(pool) => pool.get()?.immediate_transaction(|$conn| $body),
+            Pool::Sqlite(pool) => {
+                let _writer =
+                    $store.sqlite_writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                pool.get()?.immediate_transaction(|$conn| $body)
+            }
             Pool::Postgres(pool) => pool.get()?.transaction(|$conn| $body),
         }
     };
@@ -747,7 +756,7 @@ fn open_sqlite(path: &str) -> Result<Store, Error> {
         migrate(&mut conn)?;
         pool.max_size(8).build(ConnectionManager::new(path))?
     };
-    Ok(Store { pool: Pool::Sqlite(pool) })
+    Ok(Store { pool: Pool::Sqlite(pool), sqlite_writer: Arc::default() })
 }
 
 fn open_postgres(url: &str) -> Result<Store, Error> {
@@ -766,7 +775,7 @@ fn open_postgres(url: &str) -> Result<Store, Error> {
     migrated.map_err(|source| Error::Migrate { backend, source })?;
     let pool =
         R2d2Pool::builder().max_size(16).min_idle(Some(1)).build(ConnectionManager::new(url))?;
-    Ok(Store { pool: Pool::Postgres(pool) })
+    Ok(Store { pool: Pool::Postgres(pool), sqlite_writer: Arc::default() })
 }
 
 /// `url` with any password (in the user info or a `password=` parameter) replaced by `***`,

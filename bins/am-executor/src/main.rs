@@ -1,0 +1,144 @@
+//! `am-executor`: runs commands for Alertmanager webhooks, with prometheus-am-executor's
+//! command line (`-f FILE`, `-l ADDR`, `-v`, then an optional command and its arguments).
+//! Wiring only: the work is in `promrules-executor`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use promrules_executor::{
+    Config, ConfigError, DEFAULT_BODY_LIMIT, Executor, Listen, parse_listen_address, serve,
+    tls_files,
+};
+
+#[derive(Debug, Parser)]
+#[command(name = "am-executor", version, about = "Run commands for Alertmanager webhook messages")]
+struct Cli {
+    /// YAML configuration file
+    #[arg(short = 'f', long = "config-file")]
+    config_file: Option<std::path::PathBuf>,
+
+    /// Address to listen on, Go style (`:8080` is every interface); beats `listen_address`
+    #[arg(short = 'l', long = "listen-address")]
+    listen_address: Option<String>,
+
+    /// Log every message and command (OR-ed with `verbose` in the file)
+    #[arg(short = 'v', long = "verbose")]
+    verbose: bool,
+
+    /// The largest accepted webhook body, in bytes
+    #[arg(long, default_value_t = DEFAULT_BODY_LIMIT)]
+    body_limit: usize,
+
+    /// On SIGTERM or SIGINT, how long running commands get before their resolve signal
+    #[arg(long, default_value = "30", value_name = "SECONDS")]
+    shutdown_grace: u64,
+
+    /// A command (and its arguments) to run for every firing message, besides the file's
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (config, warnings) = match load(&cli) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            #[allow(
+                clippy::print_stderr,
+                reason = "the logger's level depends on the configuration being read"
+            )]
+            {
+                eprintln!("am-executor: {error:#}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let level = if cli.verbose || config.verbose { "debug" } else { "info" };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+    for warning in warnings {
+        log::warn!("{warning}");
+    }
+    match run(&cli, config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            log::error!("{error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(cli: &Cli) -> anyhow::Result<(Config, Vec<String>)> {
+    let (mut config, warnings) = match &cli.config_file {
+        Some(path) => Config::load(path)?,
+        None => (Config::default(), Vec::new()),
+    };
+    config.add_command_line(&cli.command);
+    if config.commands.is_empty() {
+        return Err(ConfigError::NoCommand.into());
+    }
+    tls_files(config.tls_crt.as_deref(), config.tls_key.as_deref())?;
+    Ok((config, warnings))
+}
+
+fn run(cli: &Cli, config: Config) -> anyhow::Result<()> {
+    let address_text = cli
+        .listen_address
+        .clone()
+        .or_else(|| config.listen_address.clone())
+        .unwrap_or_else(|| ":8080".to_owned());
+    let listen = Listen {
+        address: parse_listen_address(&address_text)?,
+        tls: tls_files(config.tls_crt.as_deref(), config.tls_key.as_deref())?,
+    };
+    for command in &config.commands {
+        log::info!(
+            "command `{}` {:?} for labels {:?}",
+            command.cmd,
+            command.args,
+            command.match_labels
+        );
+    }
+    let executor = Arc::new(Executor::new(&config));
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(serve(
+        executor,
+        listen,
+        cli.body_limit,
+        Duration::from_secs(cli.shutdown_grace),
+        shutdown_signal(),
+    ))?;
+    log::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => log::info!("SIGINT received"),
+        _ = terminate.recv() => log::info!("SIGTERM received"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn go_style_command_line() {
+        let cli = Cli::parse_from(["am-executor", "-l", ":9095", "-v", "/bin/echo", "-n", "hello"]);
+        assert_eq!(cli.listen_address.as_deref(), Some(":9095"));
+        assert!(cli.verbose);
+        assert_eq!(cli.command, ["/bin/echo", "-n", "hello"]);
+    }
+}

@@ -1,0 +1,223 @@
+//! The real `am-executor` binary: the original's command line, startup errors, TLS, and a
+//! graceful exit on SIGTERM.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_am-executor");
+
+struct Running {
+    child: Child,
+    port: u16,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        let port = test_support::free_port("127.0.0.1");
+        let listen = format!("127.0.0.1:{port}");
+        let child = Command::new(BIN)
+            .arg("-l")
+            .arg(&listen)
+            .args(args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        assert!(
+            test_support::wait_for_port(listen.parse().unwrap(), Duration::from_secs(10)),
+            "am-executor did not listen"
+        );
+        Running { child, port }
+    }
+
+    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        let child = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap());
+        let output = child.wait_with_output().unwrap();
+        (output.status, String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn positional_command_runs_with_go_style_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("environ");
+    let running = Running::start(&["-v", "/bin/cp", "/proc/self/environ", out.to_str().unwrap()]);
+    let body = r#"{"status":"firing","receiver":"r","alerts":[{"status":"firing","labels":{"alertname":"A"}}]}"#;
+    let response = agent().post(&format!("http://127.0.0.1:{}/", running.port)).send(body).unwrap();
+    assert_eq!(response.status(), 200);
+    let environ = std::fs::read_to_string(&out).unwrap();
+    assert!(environ.split('\0').any(|e| e == "AMX_ALERT_1_LABEL_alertname=A"), "{environ:?}");
+}
+
+#[test]
+fn startup_errors_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(String, &str)> = vec![
+        ("".into(), "no command configured"),
+        (
+            "tls_crt: /etc/cert.pem\ncommands:\n  - cmd: /bin/true\n".into(),
+            "TLS needs both `tls_crt` and `tls_key`; only `tls_crt` is set",
+        ),
+        ("tls_key: /etc/key.pem\ncommands:\n  - cmd: /bin/true\n".into(), "only `tls_key` is set"),
+        (
+            "commands:\n  - cmd: /bin/true\n    resolved_signal: SIGNOPE\n".into(),
+            "`SIGNOPE` is not a signal",
+        ),
+        ("commands: [".into(), "is invalid"),
+    ];
+    for (config, expected) in cases {
+        let path = dir.path().join("executor.yml");
+        write(&path, &config);
+        let output = Command::new(BIN)
+            .args(["-f", path.to_str().unwrap(), "-l", "127.0.0.1:1"])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{config}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{config}: {stderr}");
+    }
+    let missing = Command::new(BIN).args(["-f", "/nonexistent/executor.yml"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("cannot read configuration file `/nonexistent/executor.yml`")
+    );
+}
+
+#[test]
+fn unknown_keys_warn_and_listen_address_comes_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = test_support::free_port("127.0.0.1");
+    let path = dir.path().join("executor.yml");
+    write(
+        &path,
+        &format!(
+            "listen_address: 127.0.0.1:{port}\nverbos: true\ncommands:\n  - cmd: /bin/true\n    retries: 3\n"
+        ),
+    );
+    let mut child = Command::new(BIN)
+        .args(["-f", path.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(test_support::wait_for_port(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_secs(10)
+    ));
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    let mut log = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert!(status.success());
+    assert!(log.contains("unknown configuration key `verbos` is ignored"), "{log}");
+    assert!(log.contains("unknown configuration key `commands[0].retries` is ignored"), "{log}");
+}
+
+#[test]
+fn serves_https_with_both_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (crt, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt)
+        .output()
+        .expect("openssl is needed to make a test certificate");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let config = dir.path().join("executor.yml");
+    write(
+        &config,
+        &format!(
+            "tls_crt: {}\ntls_key: {}\ncommands:\n  - cmd: /bin/true\n",
+            crt.display(),
+            key.display()
+        ),
+    );
+    let running = Running::start(&["-f", config.to_str().unwrap()]);
+
+    let tls = ureq::tls::TlsConfig::builder().disable_verification(true).build();
+    let agent: ureq::Agent = ureq::Agent::config_builder().tls_config(tls).build().into();
+    let health = agent
+        .get(&format!("https://127.0.0.1:{}/_health", running.port))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert_eq!(health, "All systems are functioning within normal specifications.");
+    assert!(
+        agent.get(&format!("http://127.0.0.1:{}/_health", running.port)).call().is_err(),
+        "no plain HTTP"
+    );
+}
+
+#[test]
+fn sigterm_stops_gracefully_and_signals_running_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("long.sh");
+    let d = dir.path().display();
+    write(
+        &script,
+        &format!(
+            "#!/bin/sh\ntrap 'echo stopped > {d}/stopped; exit 0' TERM\necho started > {d}/started\nsleep 300 &\nwait\n"
+        ),
+    );
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&script).unwrap().permissions(),
+        0o755,
+    );
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let config = dir.path().join("executor.yml");
+    write(
+        &config,
+        &format!("commands:\n  - cmd: {}\n    resolved_signal: SIGTERM\n", script.display()),
+    );
+    let running = Running::start(&["-f", config.to_str().unwrap(), "--shutdown-grace", "1"]);
+    let url = format!("http://127.0.0.1:{}/", running.port);
+    let request = std::thread::spawn(move || {
+        agent()
+            .post(&url)
+            .send(r#"{"status":"firing","alerts":[{"status":"firing","fingerprint":"f1"}]}"#)
+            .map(|r| r.status())
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !dir.path().join("started").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (status, log) = running.terminate();
+    assert!(status.success(), "exit {status}: {log}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("stopped")).unwrap().trim(),
+        "stopped",
+        "{log}"
+    );
+    assert!(log.contains("SIGTERM received") && log.contains("stopped"), "{log}");
+    let _ = request.join();
+}

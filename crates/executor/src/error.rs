@@ -1,0 +1,36 @@
+//! The executor's error types.
+
+use std::path::PathBuf;
+
+/// A configuration that cannot be used; the executor refuses to start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file `{}`: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("configuration file `{}` is invalid: {problem}", path.display())]
+    Invalid { path: PathBuf, problem: String },
+    #[error("no command configured: give one in the configuration file or on the command line")]
+    NoCommand,
+    #[error("TLS needs both `tls_crt` and `tls_key`; only `{given}` is set")]
+    HalfTls { given: &'static str },
+    #[error("cannot load TLS certificate `{crt}` and key `{key}`: {source}")]
+    Tls {
+        crt: String,
+        key: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid listen address `{address}`: {problem}")]
+    ListenAddress { address: String, problem: String },
+}
+
+/// A webhook request the executor cannot act on; answered with 400.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("{0}")]
+    Invalid(String),
+}
