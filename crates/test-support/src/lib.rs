@@ -12,11 +12,13 @@
 //! test script installs them, and CI must fail loudly when it did not.
 
 pub use crate::alertmanager::Alertmanager;
+pub use crate::fleet::{SimHost, client_key};
 pub use crate::postgres::Postgres;
 pub use crate::process::{Service, free_port, wait_for_port};
 pub use crate::promtool::{assert_promtool_accepts, promtool, promtool_check_rules};
 
 mod alertmanager;
+mod fleet;
 mod postgres;
 mod process;
 mod promtool;

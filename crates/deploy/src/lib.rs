@@ -1,0 +1,38 @@
+//! Deploys rendered Prometheus rule files to Prometheus hosts over SSH, safely.
+//!
+//! A [`Deployer`] takes rule-file bytes and [`Host`] descriptions (never database types):
+//! it backs up the live file, uploads the new one atomically (temp file, fsync, `promtool`
+//! when the host has it, posix-rename), reloads Prometheus, verifies that exactly the new
+//! groups are loaded, and restores the previous file (and reloads again) when anything
+//! fails. [`Deployer::deploy_fleet`] does many hosts in parallel with bounded concurrency
+//! and a per-host lock, and returns a [`HostReport`] per host.
+//!
+//! SSH is the system OpenSSH client (through the `openssh` crate, multiplexed), so keys,
+//! agents, jump hosts and known_hosts behave as operators expect; host keys are checked
+//! strictly unless a host is configured `accept-new`.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use promrules_deploy::{DeployOptions, Deployer, Inventory};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let inventory = Inventory::load("inventory.yml".as_ref())?;
+//! let deployer = Arc::new(Deployer::new(std::env::temp_dir()));
+//! let content = b"groups: []\n".to_vec();
+//! let targets = inventory.hosts.into_iter().map(|host| (host, content.clone())).collect();
+//! let reports = deployer.deploy_fleet(targets, &DeployOptions::default(), 8, |_| {}).await;
+//! assert!(reports.iter().all(|report| !report.outcome.is_failure()));
+//! # Ok(()) }
+//! ```
+
+pub use crate::deployer::{DeployOptions, Deployer, DiffSummary, HostLock, HostReport, Outcome};
+pub use crate::error::{InventoryError, StepError};
+pub use crate::host::{Host, HostKeyPolicy, Inventory, PrometheusAuth, ReloadMethod};
+
+mod deployer;
+mod error;
+mod host;
+mod prometheus;
+mod remote;

@@ -1,0 +1,364 @@
+//! The deployer against real OpenSSH servers and real Prometheus servers on loopback
+//! addresses: success across a fleet, every failure the protocol must survive, host keys,
+//! locking, and doing nothing when nothing changed.
+
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use promrules_deploy::{
+    DeployOptions, Deployer, Host, HostKeyPolicy, HostReport, Outcome, ReloadMethod,
+};
+use test_support::{SimHost, client_key};
+
+/// Three hosts shared by the tests that leave them healthy; one test at a time.
+fn shared_fleet() -> MutexGuard<'static, Vec<SimHost>> {
+    static FLEET: OnceLock<Mutex<Vec<SimHost>>> = OnceLock::new();
+    FLEET
+        .get_or_init(|| {
+            let hosts: Vec<SimHost> = std::thread::scope(|scope| {
+                let starting: Vec<_> =
+                    (1..=3).map(|i| scope.spawn(move || SimHost::start(i, ""))).collect();
+                starting.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            Mutex::new(hosts)
+        })
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn host(sim: &SimHost) -> Host {
+    Host {
+        name: sim.name.clone(),
+        address: sim.ip.clone(),
+        ssh_port: sim.ssh_port,
+        ssh_user: Some("root".into()),
+        identity_file: Some(client_key().to_owned()),
+        known_hosts_file: Some(sim.known_hosts_file()),
+        host_key_policy: HostKeyPolicy::Strict,
+        jump_host: None,
+        rule_file: sim.rule_file(),
+        prometheus_url: sim.prometheus_url(),
+        prometheus_auth: None,
+        prometheus_ca_file: None,
+        reload: ReloadMethod::Http,
+        datasources: Vec::new(),
+    }
+}
+
+/// A valid rule file with one group holding the named alerts.
+fn rules(group: &str, alerts: &[&str]) -> Vec<u8> {
+    let mut text = format!("groups:\n- name: {group}\n  rules:\n");
+    for alert in alerts {
+        text.push_str(&format!(
+            "  - alert: {alert}\n    expr: vector(1)\n    labels:\n      severity: warning\n"
+        ));
+    }
+    text.into_bytes()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+fn deployer() -> Arc<Deployer> {
+    static CONTROL: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let dir = CONTROL.get_or_init(|| tempfile::Builder::new().prefix("pr-ssh").tempdir().unwrap());
+    Arc::new(Deployer::new(dir.path()))
+}
+
+fn deploy(deployer: &Deployer, host: &Host, content: &[u8], options: &DeployOptions) -> HostReport {
+    runtime().block_on(deployer.deploy(host, content, options))
+}
+
+fn no_promtool() -> DeployOptions {
+    DeployOptions { remote_promtool: false, ..DeployOptions::default() }
+}
+
+fn reload_timestamp(sim: &SimHost) -> f64 {
+    let text = ureq::get(&format!("{}/metrics", sim.prometheus_url()))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("prometheus_config_last_reload_success_timestamp_seconds "))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn deploys_to_three_hosts_and_prometheus_serves_the_rules() {
+    let fleet = shared_fleet();
+    let deployer = deployer();
+    let content = rules("fleet", &["FleetAlertA", "FleetAlertB"]);
+    let targets = fleet.iter().map(|sim| (host(sim), content.clone())).collect();
+    let progress = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&progress);
+    let reports = runtime().block_on(deployer.deploy_fleet(
+        targets,
+        &DeployOptions::default(),
+        8,
+        move |report| {
+            seen.lock().unwrap().push(report.host.clone());
+        },
+    ));
+    for (sim, report) in fleet.iter().zip(&reports) {
+        assert_eq!(report.outcome, Outcome::Deployed, "{}: {}", report.host, report.message);
+        assert_eq!(report.host, sim.name);
+        assert_eq!(std::fs::read(sim.rule_file()).unwrap(), content);
+        assert_eq!(sim.loaded_rules(), ["FleetAlertA", "FleetAlertB"]);
+    }
+    assert_eq!(progress.lock().unwrap().len(), 3, "a progress call per host");
+}
+
+#[test]
+fn unchanged_content_is_neither_uploaded_nor_reloaded() {
+    let fleet = shared_fleet();
+    let (deployer, host) = (deployer(), host(&fleet[0]));
+    let content = rules("same", &["Same"]);
+    assert_eq!(
+        deploy(&deployer, &host, &content, &DeployOptions::default()).outcome,
+        Outcome::Deployed
+    );
+    let reloaded_at = reload_timestamp(&fleet[0]);
+    let modified = std::fs::metadata(fleet[0].rule_file()).unwrap().modified().unwrap();
+
+    let report = deploy(&deployer, &host, &content, &DeployOptions::default());
+    assert_eq!(report.outcome, Outcome::Unchanged, "{}", report.message);
+    assert_eq!(reload_timestamp(&fleet[0]), reloaded_at, "no reload");
+    assert_eq!(
+        std::fs::metadata(fleet[0].rule_file()).unwrap().modified().unwrap(),
+        modified,
+        "no upload"
+    );
+
+    let forced = deploy(
+        &deployer,
+        &host,
+        &content,
+        &DeployOptions { force: true, ..DeployOptions::default() },
+    );
+    assert_eq!(forced.outcome, Outcome::Deployed);
+    assert!(reload_timestamp(&fleet[0]) > reloaded_at, "--force reloads");
+}
+
+#[test]
+fn a_file_prometheus_rejects_is_rolled_back() {
+    let fleet = shared_fleet();
+    let (deployer, host) = (deployer(), host(&fleet[1]));
+    let good = rules("good", &["StillServed"]);
+    assert_eq!(
+        deploy(&deployer, &host, &good, &DeployOptions::default()).outcome,
+        Outcome::Deployed
+    );
+
+    // Valid PromQL, but an annotation template that does not parse: only Prometheus (or
+    // promtool, disabled here) notices.
+    let bad = b"groups:\n- name: bad\n  rules:\n  - alert: Broken\n    expr: vector(1)\n    annotations:\n      summary: '{{ $labels.instance '\n";
+    let report = deploy(&deployer, &host, bad, &no_promtool());
+    assert_eq!(report.outcome, Outcome::RolledBack, "{}", report.message);
+    assert!(report.message.contains("reload failed"), "{}", report.message);
+    assert_eq!(
+        std::fs::read(fleet[1].rule_file()).unwrap(),
+        good,
+        "the live file is byte-identical to before"
+    );
+    assert_eq!(fleet[1].loaded_rules(), ["StillServed"]);
+    assert!(
+        !fleet[1].rule_file().with_file_name(".promrules.yml.promrules-tmp").exists(),
+        "no temp file left"
+    );
+
+    // With promtool on (the default), the same file never goes live.
+    let checked = deploy(&deployer, &host, bad, &DeployOptions::default());
+    assert_eq!(checked.outcome, Outcome::Failed);
+    assert!(
+        checked.message.contains("promtool on host2 rejected the new rule file"),
+        "{}",
+        checked.message
+    );
+    assert_eq!(std::fs::read(fleet[1].rule_file()).unwrap(), good);
+}
+
+#[test]
+fn backups_keep_the_newest_and_dry_runs_touch_nothing() {
+    let fleet = shared_fleet();
+    let (deployer, host) = (deployer(), host(&fleet[2]));
+    let options = DeployOptions { backups: 2, ..DeployOptions::default() };
+    for version in 0..4 {
+        let content = rules(&format!("v{version}"), &["Versioned"]);
+        assert_eq!(deploy(&deployer, &host, &content, &options).outcome, Outcome::Deployed);
+    }
+    let backup_dir = fleet[2].rule_file().with_file_name(".promrules-backups");
+    let mut backups: Vec<String> = std::fs::read_dir(&backup_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    backups.sort();
+    assert_eq!(backups.len(), 2, "{backups:?}");
+    let newest = std::fs::read_to_string(backup_dir.join(&backups[1])).unwrap();
+    assert!(
+        newest.contains("name: v2"),
+        "the newest backup is the file before the last deploy: {newest}"
+    );
+
+    let before = std::fs::read(fleet[2].rule_file()).unwrap();
+    let dry = deploy(
+        &deployer,
+        &host,
+        &rules("dry", &["Dry"]),
+        &DeployOptions { dry_run: true, ..DeployOptions::default() },
+    );
+    assert_eq!(dry.outcome, Outcome::WouldChange);
+    assert_eq!((dry.diff.added, dry.diff.removed), (2, 2), "{:?}", dry.diff_text);
+    assert!(dry.diff_text.unwrap().contains("+- name: dry"));
+    assert_eq!(std::fs::read(fleet[2].rule_file()).unwrap(), before);
+}
+
+#[test]
+fn a_path_outside_rule_files_fails_before_touching_the_host() {
+    let fleet = shared_fleet();
+    let deployer = deployer();
+    let mut host = host(&fleet[0]);
+    host.rule_file = fleet[0].dir().join("elsewhere/promrules.yml");
+    std::fs::create_dir_all(host.rule_file.parent().unwrap()).unwrap();
+    let report = deploy(&deployer, &host, &rules("x", &["X"]), &DeployOptions::default());
+    assert_eq!(report.outcome, Outcome::Failed);
+    assert!(
+        report.message.contains("is not covered by any `rule_files` pattern"),
+        "{}",
+        report.message
+    );
+    assert!(!host.rule_file.exists());
+    assert!(!host.rule_file.with_file_name(".promrules-backups").exists());
+}
+
+#[test]
+fn concurrent_deploys_to_one_host_are_serialized() {
+    let fleet = shared_fleet();
+    let (deployer, host) = (deployer(), host(&fleet[0]));
+    let runtime = runtime();
+    let (first, second) = runtime.block_on(async {
+        let (a, b) = (rules("first", &["First"]), rules("second", &["Second"]));
+        let options = DeployOptions::default();
+        tokio::join!(deployer.deploy(&host, &a, &options), deployer.deploy(&host, &b, &options))
+    });
+    assert_eq!(
+        (first.outcome, second.outcome),
+        (Outcome::Deployed, Outcome::Deployed),
+        "{} / {}",
+        first.message,
+        second.message
+    );
+    let (earlier, later) =
+        if first.locked_at < second.locked_at { (&first, &second) } else { (&second, &first) };
+    assert!(
+        earlier.released_at <= later.locked_at,
+        "the lock windows overlap: {earlier:?} {later:?}"
+    );
+    let expected = if first.locked_at > second.locked_at { "First" } else { "Second" };
+    assert_eq!(fleet[0].loaded_rules(), [expected], "the deploy that held the lock last wins");
+}
+
+#[test]
+fn prometheus_down_rolls_back_to_the_old_file() {
+    let mut sim = SimHost::start(4, "");
+    let (deployer, host) = (deployer(), host(&sim));
+    let old = rules("old", &["Old"]);
+    assert_eq!(
+        deploy(&deployer, &host, &old, &DeployOptions::default()).outcome,
+        Outcome::Deployed
+    );
+
+    sim.stop_prometheus();
+    let report = deploy(&deployer, &host, &rules("new", &["New"]), &DeployOptions::default());
+    assert_eq!(report.outcome, Outcome::RolledBack, "{}", report.message);
+    assert!(report.message.contains("unreachable"), "{}", report.message);
+    assert_eq!(std::fs::read(sim.rule_file()).unwrap(), old, "the old file is in place");
+
+    sim.start_prometheus();
+    assert_eq!(sim.loaded_rules(), ["Old"], "a restarted Prometheus loads the old, valid file");
+}
+
+#[test]
+fn a_host_whose_sshd_is_down_fails_alone() {
+    let mut down = SimHost::start(5, "");
+    down.stop_sshd();
+    let fleet = shared_fleet();
+    let deployer = deployer();
+    let content = rules("partial", &["Partial"]);
+    let targets = vec![
+        (host(&down), content.clone()),
+        (host(&fleet[1]), content.clone()),
+        (host(&fleet[2]), content.clone()),
+    ];
+    let reports =
+        runtime().block_on(deployer.deploy_fleet(targets, &DeployOptions::default(), 8, |_| {}));
+    assert_eq!(reports[0].outcome, Outcome::Failed);
+    assert!(
+        reports[0].message.contains("ssh connection to host5 failed"),
+        "{}",
+        reports[0].message
+    );
+    assert_eq!(std::fs::read_to_string(down.rule_file()).unwrap(), "groups: []\n", "untouched");
+    for report in &reports[1..] {
+        assert_eq!(report.outcome, Outcome::Deployed, "{}: {}", report.host, report.message);
+    }
+}
+
+#[test]
+fn host_keys_are_checked() {
+    let mut sim = SimHost::start(6, "");
+    let deployer = deployer();
+    let content = rules("keys", &["Keys"]);
+    let last = rules("keys", &["Keys", "Again"]);
+
+    // Unknown host: refused under the strict policy, accepted (and remembered) under accept-new.
+    let empty = sim.dir().join("empty_known_hosts");
+    std::fs::write(&empty, "").unwrap();
+    let mut unknown = host(&sim);
+    unknown.known_hosts_file = Some(empty.clone());
+    let refused = deploy(&deployer, &unknown, &content, &DeployOptions::default());
+    assert_eq!(refused.outcome, Outcome::Failed);
+    assert!(refused.message.contains("ssh connection to host6 failed"), "{}", refused.message);
+    assert_eq!(std::fs::read_to_string(sim.rule_file()).unwrap(), "groups: []\n");
+
+    unknown.host_key_policy = HostKeyPolicy::AcceptNew;
+    let accepted = deploy(&deployer, &unknown, &content, &DeployOptions::default());
+    assert_eq!(accepted.outcome, Outcome::Deployed, "{}", accepted.message);
+    // The key was recorded (hashed, with Debian's ssh defaults): strict now passes.
+    let recorded = Host { host_key_policy: HostKeyPolicy::Strict, ..unknown.clone() };
+    let strict_again =
+        deploy(&deployer, &recorded, &rules("keys", &["Keys", "Again"]), &DeployOptions::default());
+    assert_eq!(strict_again.outcome, Outcome::Deployed, "{}", strict_again.message);
+
+    // A changed key: refused under both policies.
+    sim.change_host_key();
+    for policy in [HostKeyPolicy::Strict, HostKeyPolicy::AcceptNew] {
+        let changed = Host { host_key_policy: policy, ..unknown.clone() };
+        let report = deploy(
+            &deployer,
+            &changed,
+            &rules("impostor", &["Impostor"]),
+            &DeployOptions::default(),
+        );
+        assert_eq!(report.outcome, Outcome::Failed, "{policy:?}");
+    }
+    assert_eq!(std::fs::read(sim.rule_file()).unwrap(), last, "nothing reached the impostor");
+}
+
+#[test]
+fn reload_by_command_over_ssh() {
+    let fleet = shared_fleet();
+    let deployer = deployer();
+    let mut host = host(&fleet[2]);
+    // SIGHUP reloads asynchronously; the deployer waits for the metrics to move.
+    host.reload = ReloadMethod::Command(format!(
+        "pkill -HUP -f 'web.listen-address={}:{}'",
+        fleet[2].ip, fleet[2].prometheus_port
+    ));
+    let report = deploy(&deployer, &host, &rules("hup", &["ByCommand"]), &DeployOptions::default());
+    assert_eq!(report.outcome, Outcome::Deployed, "{}", report.message);
+    assert_eq!(fleet[2].loaded_rules(), ["ByCommand"]);
+}
