@@ -9,7 +9,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{ArgAction, Parser, Subcommand};
-use promrules_api::{AppState, Config, router};
+use promrules_api::{
+    AppState, Config, DeployRequest, deployer_for, router, run_deployment, select_hosts,
+    stored_hosts, summarize,
+};
+use promrules_deploy::HostReport;
 use promrules_model::{ImportOptions, Page, RuleFilter, Store};
 use promrules_yaml::{HealLabel, RenderOptions, Selection};
 
@@ -48,6 +52,39 @@ enum Command {
     Render(RenderArgs),
     /// Upsert the rules of a Prometheus rule file, by group and rule name
     Import(ImportArgs),
+    /// Deploy the rule files to Prometheus hosts over SSH (hosts from the database or an inventory)
+    Deploy(DeployArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct DeployArgs {
+    /// Only this host (repeat for several); default: every host
+    #[arg(long = "host", value_name = "NAME")]
+    hosts: Vec<String>,
+
+    /// Hosts from this YAML inventory file instead of the database
+    #[arg(long)]
+    inventory: Option<PathBuf>,
+
+    /// Connect, compare and check, but change nothing
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Print the difference between each live file and the new one
+    #[arg(long)]
+    diff: bool,
+
+    /// Upload and reload even where the live file is identical
+    #[arg(long)]
+    force: bool,
+
+    /// How many hosts at once
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+
+    /// The label that routes heal-enabled alerts to am-executor, as NAME=VALUE
+    #[arg(long, default_value = "heal=true", value_parser = parse_heal_label)]
+    heal_label: HealLabel,
 }
 
 #[derive(Debug, clap::Args)]
@@ -150,7 +187,71 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Render(args) => render(&store, args),
         Command::Import(args) => import(&store, args),
+        Command::Deploy(args) => deploy(store, args),
     }
+}
+
+fn deploy(store: Store, args: DeployArgs) -> anyhow::Result<()> {
+    let hosts = match &args.inventory {
+        Some(path) => promrules_deploy::Inventory::load(path)?.hosts,
+        None => stored_hosts(&store).map_err(|e| anyhow::anyhow!("{}", e.message()))?,
+    };
+    let hosts = select_hosts(hosts, &args.hosts).map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+    let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned()));
+    let request = DeployRequest {
+        hosts: args.hosts.clone(),
+        dry_run: args.dry_run,
+        force: args.force,
+        concurrency: Some(args.concurrency),
+    };
+    let id = store.start_deployment(&actor, &serde_json::to_value(&request)?)?;
+    let control_dir = tempfile::Builder::new()
+        .prefix("promrules-ssh")
+        .tempdir()
+        .context("creating the ssh control directory")?;
+    let deployer = deployer_for(&store, control_dir.path());
+    let total = hosts.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let progress = move |report: &HostReport| {
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        log::info!(
+            "[{n}/{total}] {}: {} in {:.1} s: {}",
+            report.host,
+            report.outcome.as_str(),
+            report.duration.as_secs_f64(),
+            report.message
+        );
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let reports = runtime
+        .block_on(run_deployment(store, deployer, hosts, request, args.heal_label, id, progress))
+        .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+
+    let mut out = std::io::stdout().lock();
+    if args.diff {
+        for report in &reports {
+            if let Some(diff) = report.diff_text.as_deref().filter(|d| !d.is_empty()) {
+                writeln!(out, "--- {} ---\n{diff}", report.host)?;
+            }
+        }
+    }
+    writeln!(out, "{:<24} {:<12} {:>9}  MESSAGE", "HOST", "OUTCOME", "SECONDS")?;
+    for report in &reports {
+        writeln!(
+            out,
+            "{:<24} {:<12} {:>9.2}  {}",
+            report.host,
+            report.outcome.as_str(),
+            report.duration.as_secs_f64(),
+            report.message
+        )?;
+    }
+    writeln!(out, "deployment {id}: {}", summarize(&reports))?;
+    let failed = reports.iter().filter(|r| r.outcome.is_failure()).count();
+    if failed > 0 {
+        bail!("{failed} of {} host(s) failed or rolled back", reports.len());
+    }
+    Ok(())
 }
 
 fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
@@ -169,7 +270,12 @@ fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
             args.listen
         );
     }
-    let config = Config { tokens, body_limit: args.body_limit, heal_label: args.heal_label };
+    let config = Config {
+        tokens,
+        body_limit: args.body_limit,
+        heal_label: args.heal_label,
+        ..Config::default()
+    };
     let auth = if config.tokens.is_empty() { "off" } else { "on" };
     let app = router(AppState::new(store.clone(), config));
 
@@ -206,7 +312,7 @@ fn render(store: &Store, args: RenderArgs) -> anyhow::Result<()> {
     let rules = store.list_rules(&RuleFilter::default())?;
     let groups = store.list_groups(Page::default())?;
     let selection = Selection {
-        datasource_id: args.datasource,
+        datasources: args.datasource.into_iter().collect(),
         heal_only: args.heal_only,
         include_disabled: args.include_disabled,
     };

@@ -191,3 +191,68 @@ fn a_bad_database_url_is_named() {
             .contains("unsupported database url `mysql://db/rules`")
     );
 }
+
+#[test]
+fn deploy_from_an_inventory_reports_each_host_and_fails_when_one_fails() {
+    let sim = test_support::SimHost::start(31, "");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rules.db");
+    let db = db.to_str().unwrap();
+    let rules = dir.path().join("team.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n- name: team\n  rules:\n  - alert: FromTheCli\n    expr: vector(1)\n",
+    )
+    .unwrap();
+    assert!(
+        run(dir.path(), &["--database", db, "import", rules.to_str().unwrap()]).status.success()
+    );
+
+    let entry = |name: &str, port: u16| {
+        format!(
+            "- name: {name}\n  address: {ip}\n  ssh_port: {port}\n  ssh_user: root\n  identity_file: {key}\n  known_hosts_file: {known}\n  rule_file: {file}\n  prometheus_url: {url}\n",
+            ip = sim.ip,
+            key = test_support::client_key().display(),
+            known = sim.known_hosts_file().display(),
+            file = sim.rule_file().display(),
+            url = sim.prometheus_url(),
+        )
+    };
+    let inventory = dir.path().join("inventory.yml");
+    std::fs::write(&inventory, format!("hosts:\n{}", entry("prom-cli", sim.ssh_port))).unwrap();
+    let deploy = |extra: &[&str]| {
+        let mut args = vec!["--database", db, "deploy", "--inventory", inventory.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        run(dir.path(), &args)
+    };
+
+    let first = deploy(&[]);
+    let table = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(first.status.success(), "{table}{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        table.contains("prom-cli")
+            && table.contains("deployed")
+            && table.contains("1 host(s): 1 deployed"),
+        "{table}"
+    );
+    assert_eq!(sim.loaded_rules(), ["FromTheCli"]);
+
+    let second = deploy(&["--diff"]);
+    assert!(second.status.success());
+    assert!(String::from_utf8_lossy(&second.stdout).contains("unchanged"));
+
+    // A host whose SSH port answers nothing: that host fails, the command exits non-zero.
+    let closed = test_support::free_port(&sim.ip);
+    std::fs::write(
+        &inventory,
+        format!("hosts:\n{}{}", entry("prom-cli", sim.ssh_port), entry("prom-gone", closed)),
+    )
+    .unwrap();
+    let third = deploy(&["--force"]);
+    let table = String::from_utf8_lossy(&third.stdout).into_owned();
+    assert!(!third.status.success(), "{table}");
+    assert!(table.contains("prom-gone") && table.contains("failed"), "{table}");
+    assert!(
+        String::from_utf8_lossy(&third.stderr).contains("1 of 2 host(s) failed or rolled back")
+    );
+}

@@ -10,7 +10,9 @@
 //! - `/api/v1/rules` (GET list with filters and pagination, POST create),
 //!   `/api/v1/rules/{id}` (GET, PUT, PATCH, DELETE), and the same for `/api/v1/groups`;
 //! - `/api/v1/rules.yml`: the rendered rule file (YAML);
-//! - `POST /rules`: the original Flask pipeline's route and payload;
+//! - `/api/v1/hosts` (GET, POST), `/api/v1/hosts/{id}` (GET, PUT, DELETE): deploy targets;
+//! - `POST /api/v1/deployments` (202, runs in the background), `GET /api/v1/deployments/{id}`;
+//! - `POST /rules` and `POST /deploy`: the original Flask pipeline's routes and payloads;
 //! - `/api/v1/openapi.json`, `/healthz`, `/metrics` (Prometheus text format).
 //!
 //! With tokens configured, every mutating request needs `Authorization: Bearer <token>`.
@@ -31,16 +33,22 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use promrules_deploy::Deployer;
 use promrules_model::Store;
 use promrules_yaml::HealLabel;
 
+pub use crate::deployments::{
+    DeployRequest, deployer_for, run_deployment, select_hosts, stored_hosts, summarize,
+};
 pub use crate::error::ApiError;
 pub use crate::metrics::Metrics;
 
 mod auth;
+mod deployments;
 mod error;
 mod extract;
 mod groups;
+mod hosts;
 mod metrics;
 mod rules;
 
@@ -53,11 +61,18 @@ pub struct Config {
     pub body_limit: usize,
     /// The label that routes heal-enabled alerts to the executor, in rendered files.
     pub heal_label: HealLabel,
+    /// Where the deployer keeps its SSH control sockets.
+    pub ssh_control_dir: std::path::PathBuf,
 }
 
 impl Default for Config {
     fn default() -> Config {
-        Config { tokens: Vec::new(), body_limit: 1024 * 1024, heal_label: HealLabel::default() }
+        Config {
+            tokens: Vec::new(),
+            body_limit: 1024 * 1024,
+            heal_label: HealLabel::default(),
+            ssh_control_dir: std::env::temp_dir(),
+        }
     }
 }
 
@@ -67,11 +82,25 @@ pub struct AppState {
     store: Store,
     config: Arc<Config>,
     metrics: Arc<Metrics>,
+    deployer: Arc<Deployer>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: Config) -> AppState {
-        AppState { store, config: Arc::new(config), metrics: Arc::new(Metrics::new()) }
+        let deployer = deployer_for(&store, &config.ssh_control_dir);
+        AppState { store, config: Arc::new(config), metrics: Arc::new(Metrics::new()), deployer }
+    }
+
+    /// Like [`AppState::store`], for calls that answer with an `ApiError` themselves.
+    async fn blocking<T, F>(&self, call: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || call(&store))
+            .await
+            .map_err(|error| ApiError::internal(format!("store task failed: {error}")))?
     }
 
     /// Runs a store call on the blocking pool: diesel is synchronous, and a slow query
@@ -103,10 +132,15 @@ pub fn router(state: AppState) -> Router {
             "/groups/{id}",
             get(groups::get).put(groups::replace).patch(groups::patch).delete(groups::delete),
         )
+        .route("/hosts", get(hosts::list).post(hosts::create))
+        .route("/hosts/{id}", get(hosts::get).put(hosts::replace).delete(hosts::delete))
+        .route("/deployments", post(deployments::start))
+        .route("/deployments/{id}", get(deployments::get))
         .route("/openapi.json", get(openapi));
     Router::new()
         .nest("/api/v1", api)
         .route("/rules", post(rules::create_compat))
+        .route("/deploy", post(deployments::deploy_compat))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::serve))
         .fallback(not_found)

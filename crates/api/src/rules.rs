@@ -131,7 +131,7 @@ pub(crate) async fn render_file(
 ) -> Result<Response, ApiError> {
     let options = RenderOptions {
         selection: Selection {
-            datasource_id: query.datasource_id,
+            datasources: query.datasource_id.into_iter().collect(),
             heal_only: query.heal_only,
             include_disabled: query.include_disabled,
         },

@@ -28,6 +28,7 @@ on_both_backends!(
     rendered_rule_file_and_etag,
     tokens_guard_mutations,
     health_and_metrics,
+    deploy_through_the_api,
 );
 
 fn disk_rule() -> Value {
@@ -563,4 +564,82 @@ async fn health_is_503_when_the_database_is_gone() {
     let (status, body) = client.get("/healthz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body["error"].as_str().unwrap().starts_with("database unreachable"), "{body}");
+}
+
+/// One simulated Prometheus host for the deploy stories, used one story at a time.
+async fn sim_host() -> tokio::sync::MutexGuard<'static, test_support::SimHost> {
+    static HOST: std::sync::OnceLock<tokio::sync::Mutex<test_support::SimHost>> =
+        std::sync::OnceLock::new();
+    HOST.get_or_init(|| tokio::sync::Mutex::new(test_support::SimHost::start(21, ""))).lock().await
+}
+
+async fn deploy_through_the_api(app: TestApp) {
+    let sim = sim_host().await;
+    let client = app.client();
+    let host = json!({
+        "name": "prom-1",
+        "address": sim.ip,
+        "ssh_port": sim.ssh_port,
+        "ssh_user": "root",
+        "identity_file": test_support::client_key(),
+        "known_hosts_file": sim.known_hosts_file(),
+        "rule_file": sim.rule_file(),
+        "prometheus_url": sim.prometheus_url(),
+        "datasources": [1],
+    });
+    let (status, stored) = client.post("/api/v1/hosts", &host).await;
+    assert_eq!(status, StatusCode::CREATED, "{stored}");
+    let (status, body) = client.post("/api/v1/hosts", &json!({"name": "bad", "address": "h", "rule_file": "relative.yml", "prometheus_url": "x"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["fields"].get("rule_file").is_some() && body["fields"].get("prometheus_url").is_some(),
+        "{body}"
+    );
+
+    // A unique name per backend run: the host is shared, its Prometheus must see new content.
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let name = format!("ApiDeployed{}", RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+    client
+        .post(
+            "/api/v1/rules",
+            &json!({"name": name, "expression": "vector(1)", "datasource_id": 1}),
+        )
+        .await;
+    client
+        .post(
+            "/api/v1/rules",
+            &json!({"name": "OtherShard", "expression": "vector(1)", "datasource_id": 2}),
+        )
+        .await;
+
+    let (status, started) = client.post("/api/v1/deployments", &json!({"hosts": ["prom-1"]})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    let url = started["url"].as_str().unwrap().to_owned();
+    let mut deployment = Value::Null;
+    for _ in 0..600 {
+        deployment = client.get(&url).await.1;
+        if deployment["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(deployment["status"], "succeeded", "{deployment}");
+    let record = &deployment["hosts"][0];
+    assert_eq!(
+        (record["host"].as_str(), record["outcome"].as_str()),
+        (Some("prom-1"), Some("deployed")),
+        "{deployment}"
+    );
+    assert_eq!(record["content_hash"].as_str().unwrap().len(), 64);
+    assert_eq!(deployment["actor"], "api");
+    assert_eq!(sim.loaded_rules(), [name.as_str()], "only its datasource's rules reach the host");
+
+    // The original pipeline's route, by address: nothing changed since.
+    let (status, body) = client.post("/deploy", &json!({"host": sim.ip})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "unchanged");
+
+    let (status, body) = client.post("/api/v1/deployments", &json!({"hosts": ["nope"]})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["error"].as_str().unwrap().contains("unknown host `nope`"));
 }

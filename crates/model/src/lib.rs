@@ -30,7 +30,10 @@ pub use crate::rule::{
     DEFAULT_SEVERITY, Group, GroupPatch, GroupSpec, GroupedRules, ImportReport, Rule, RuleKind,
     RulePatch, RuleSpec,
 };
-pub use crate::store::{Backend, ImportOptions, Page, RuleFilter, Store};
+pub use crate::store::{
+    Backend, Deployment, DeploymentHost, HostLockGuard, HostRecord, ImportOptions, Page,
+    RuleFilter, Store,
+};
 pub use crate::validate::{
     DurationError, MAX_EXPRESSION_BYTES, MAX_NAME_BYTES, MAX_TEXT_BYTES, ValidationErrors,
     is_metric_name, parse_duration,

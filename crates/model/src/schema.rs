@@ -35,3 +35,43 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(prom_rule_groups, prom_rules);
+
+diesel::table! {
+    deploy_hosts (id) {
+        id -> BigInt,
+        name -> Text,
+        spec -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    deployments (id) {
+        id -> BigInt,
+        actor -> Text,
+        status -> Text,
+        options -> Text,
+        summary -> Text,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    deployment_hosts (id) {
+        id -> BigInt,
+        deployment_id -> BigInt,
+        host -> Text,
+        outcome -> Text,
+        message -> Text,
+        content_hash -> Text,
+        lines_added -> BigInt,
+        lines_removed -> BigInt,
+        duration_ms -> BigInt,
+        finished_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(deployment_hosts -> deployments (deployment_id));
+diesel::allow_tables_to_appear_in_same_query!(deployments, deployment_hosts);

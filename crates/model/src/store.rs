@@ -214,6 +214,9 @@ macro_rules! write_group {
     }};
 }
 
+mod audit;
+pub use audit::{Deployment, DeploymentHost, HostLockGuard, HostRecord};
+
 impl Store {
     /// Opens (creating if needed) and migrates the database at `url`.
     ///

@@ -24,8 +24,9 @@ impl Default for HealLabel {
 /// Which stored rules go into a file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selection {
-    /// Only this datasource's rules, plus the rules that name no datasource.
-    pub datasource_id: Option<i64>,
+    /// Only these datasources' rules, plus the rules that name no datasource; empty means
+    /// every rule.
+    pub datasources: Vec<i64>,
     /// Disabled rules too (by default only enabled ones).
     pub include_disabled: bool,
     /// Only heal-enabled rules, as the original pipeline emitted.
@@ -38,10 +39,8 @@ impl Selection {
         let spec = &rule.spec;
         (self.include_disabled || spec.enabled)
             && (!self.heal_only || spec.heal_enabled)
-            && match (self.datasource_id, spec.datasource_id) {
-                (Some(wanted), Some(own)) => wanted == own,
-                _ => true,
-            }
+            && (self.datasources.is_empty()
+                || spec.datasource_id.is_none_or(|own| self.datasources.contains(&own)))
     }
 }
 

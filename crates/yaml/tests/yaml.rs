@@ -147,7 +147,7 @@ fn datasource_selection_keeps_rules_without_datasource() {
         stored(3, RuleSpec { name: Some("Everywhere".into()), ..RuleSpec::alert("up") }),
     ];
     let options = RenderOptions {
-        selection: Selection { datasource_id: Some(2), ..Default::default() },
+        selection: Selection { datasources: vec![2], ..Default::default() },
         ..Default::default()
     };
     let file = RuleFile::select(&rules, &[], &options.selection);

@@ -1,0 +1,287 @@
+//! Deploy hosts, the deployment audit trail, and cross-replica host locks.
+//!
+//! A host's description is stored as JSON: the deployer owns its shape and validation, the
+//! model only keeps it (and its unique name).
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::{Pool, Store, now, utc};
+use crate::error::Error;
+use crate::schema::{deploy_hosts, deployment_hosts, deployments};
+
+/// A stored deploy host.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostRecord {
+    pub id: i64,
+    pub name: String,
+    pub spec: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A deploy, with the result of each host so far.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deployment {
+    pub id: i64,
+    pub actor: String,
+    /// `running`, `succeeded` (no host failed or rolled back) or `failed`.
+    pub status: String,
+    pub options: serde_json::Value,
+    pub summary: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub hosts: Vec<DeploymentHost>,
+}
+
+/// The audit record of one host of a deploy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Queryable, Selectable)]
+#[diesel(table_name = deployment_hosts)]
+pub struct DeploymentHost {
+    #[serde(skip)]
+    pub deployment_id: i64,
+    pub host: String,
+    pub outcome: String,
+    pub message: String,
+    pub content_hash: String,
+    pub lines_added: i64,
+    pub lines_removed: i64,
+    pub duration_ms: i64,
+    #[serde(serialize_with = "serialize_utc")]
+    pub finished_at: NaiveDateTime,
+}
+
+fn serialize_utc<S: serde::Serializer>(
+    time: &NaiveDateTime,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    utc(*time).serialize(serializer)
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = deploy_hosts)]
+struct HostRow {
+    id: i64,
+    name: String,
+    spec: String,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl HostRow {
+    fn into_record(self) -> Result<HostRecord, Error> {
+        let spec = serde_json::from_str(&self.spec).map_err(|e| Error::Corrupt {
+            entity: "host",
+            id: self.id,
+            problem: e.to_string(),
+        })?;
+        Ok(HostRecord {
+            id: self.id,
+            name: self.name,
+            spec,
+            created_at: utc(self.created_at),
+            updated_at: utc(self.updated_at),
+        })
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = deployments)]
+struct DeploymentRow {
+    id: i64,
+    actor: String,
+    status: String,
+    options: String,
+    summary: String,
+    started_at: NaiveDateTime,
+    finished_at: Option<NaiveDateTime>,
+}
+
+/// Holds a cross-process lock on one host's deploys until dropped (PostgreSQL: a session
+/// advisory lock on a connection kept for the purpose).
+pub struct HostLockGuard {
+    connection: Option<
+        diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<diesel::PgConnection>>,
+    >,
+    name: String,
+}
+
+impl std::fmt::Debug for HostLockGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostLockGuard").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+/// The advisory-lock class of promrules host locks (an arbitrary, fixed number).
+const HOST_LOCK_CLASS: i32 = 7077;
+
+impl Drop for HostLockGuard {
+    fn drop(&mut self) {
+        if let Some(connection) = self.connection.as_mut() {
+            let unlock = diesel::sql_query("SELECT pg_advisory_unlock($1, hashtext($2))")
+                .bind::<diesel::sql_types::Integer, _>(HOST_LOCK_CLASS)
+                .bind::<diesel::sql_types::Text, _>(&self.name)
+                .execute(connection);
+            if let Err(error) = unlock {
+                log::warn!("releasing the deploy lock of {} failed: {error}", self.name);
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Stores a host; its name must be unused.
+    pub fn create_host(&self, name: &str, spec: &serde_json::Value) -> Result<HostRecord, Error> {
+        let now = now();
+        let row: HostRow = with_connection!(self, conn => diesel::insert_into(deploy_hosts::table)
+            .values((
+                deploy_hosts::name.eq(name),
+                deploy_hosts::spec.eq(spec.to_string()),
+                deploy_hosts::created_at.eq(now),
+                deploy_hosts::updated_at.eq(now),
+            ))
+            .returning(HostRow::as_returning())
+            .get_result(conn)
+            .map_err(|e| host_conflict(e, name))?);
+        row.into_record()
+    }
+
+    pub fn get_host(&self, id: i64) -> Result<HostRecord, Error> {
+        let row: Option<HostRow> = with_connection!(self, conn => deploy_hosts::table
+            .find(id)
+            .select(HostRow::as_select())
+            .first(conn)
+            .optional()?);
+        row.ok_or(Error::NotFound { entity: "host", id })?.into_record()
+    }
+
+    /// Every host, by name.
+    pub fn list_hosts(&self) -> Result<Vec<HostRecord>, Error> {
+        let rows: Vec<HostRow> = with_connection!(self, conn => deploy_hosts::table
+            .order(deploy_hosts::name)
+            .select(HostRow::as_select())
+            .load(conn)?);
+        rows.into_iter().map(HostRow::into_record).collect()
+    }
+
+    pub fn update_host(
+        &self,
+        id: i64,
+        name: &str,
+        spec: &serde_json::Value,
+    ) -> Result<HostRecord, Error> {
+        let row: Option<HostRow> = with_connection!(self, conn => diesel::update(deploy_hosts::table.find(id))
+            .set((deploy_hosts::name.eq(name), deploy_hosts::spec.eq(spec.to_string()), deploy_hosts::updated_at.eq(now())))
+            .returning(HostRow::as_returning())
+            .get_result(conn)
+            .optional()
+            .map_err(|e| host_conflict(e, name))?);
+        row.ok_or(Error::NotFound { entity: "host", id })?.into_record()
+    }
+
+    pub fn delete_host(&self, id: i64) -> Result<(), Error> {
+        let deleted = with_connection!(self, conn => diesel::delete(deploy_hosts::table.find(id)).execute(conn)?);
+        if deleted == 0 { Err(Error::NotFound { entity: "host", id }) } else { Ok(()) }
+    }
+
+    /// Opens the audit record of a deploy; returns its id.
+    pub fn start_deployment(&self, actor: &str, options: &serde_json::Value) -> Result<i64, Error> {
+        let now = now();
+        with_connection!(self, conn => Ok(diesel::insert_into(deployments::table)
+            .values((
+                deployments::actor.eq(actor),
+                deployments::status.eq("running"),
+                deployments::options.eq(options.to_string()),
+                deployments::started_at.eq(now),
+            ))
+            .returning(deployments::id)
+            .get_result(conn)?))
+    }
+
+    /// Records the result of one host of deploy `deployment_id` (its `finished_at` is now).
+    pub fn record_deployment_host(
+        &self,
+        deployment_id: i64,
+        record: &DeploymentHost,
+    ) -> Result<(), Error> {
+        with_connection!(self, conn => {
+            diesel::insert_into(deployment_hosts::table)
+                .values((
+                    deployment_hosts::deployment_id.eq(deployment_id),
+                    deployment_hosts::host.eq(&record.host),
+                    deployment_hosts::outcome.eq(&record.outcome),
+                    deployment_hosts::message.eq(&record.message),
+                    deployment_hosts::content_hash.eq(&record.content_hash),
+                    deployment_hosts::lines_added.eq(record.lines_added),
+                    deployment_hosts::lines_removed.eq(record.lines_removed),
+                    deployment_hosts::duration_ms.eq(record.duration_ms),
+                    deployment_hosts::finished_at.eq(now()),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+    }
+
+    /// Closes the audit record of a deploy.
+    pub fn finish_deployment(&self, id: i64, succeeded: bool, summary: &str) -> Result<(), Error> {
+        let status = if succeeded { "succeeded" } else { "failed" };
+        with_connection!(self, conn => {
+            diesel::update(deployments::table.find(id))
+                .set((deployments::status.eq(status), deployments::summary.eq(summary), deployments::finished_at.eq(Some(now()))))
+                .execute(conn)?;
+            Ok(())
+        })
+    }
+
+    /// A deploy with its hosts' results so far.
+    pub fn get_deployment(&self, id: i64) -> Result<Deployment, Error> {
+        let (row, hosts): (Option<DeploymentRow>, Vec<DeploymentHost>) = with_connection!(self, conn => {
+            let row = deployments::table.find(id).select(DeploymentRow::as_select()).first(conn).optional()?;
+            let hosts = deployment_hosts::table
+                .filter(deployment_hosts::deployment_id.eq(id))
+                .order(deployment_hosts::id)
+                .select(DeploymentHost::as_select())
+                .load(conn)?;
+            (row, hosts)
+        });
+        let row = row.ok_or(Error::NotFound { entity: "deployment", id })?;
+        Ok(Deployment {
+            id: row.id,
+            actor: row.actor,
+            status: row.status,
+            options: serde_json::from_str(&row.options).unwrap_or_default(),
+            summary: row.summary,
+            started_at: utc(row.started_at),
+            finished_at: row.finished_at.map(utc),
+            hosts,
+        })
+    }
+
+    /// Takes the cross-replica deploy lock of host `name`, waiting for it: on PostgreSQL a
+    /// session advisory lock; on SQLite there are no replicas and the deployer's in-process
+    /// lock suffices, so this returns `None`.
+    pub fn lock_host(&self, name: &str) -> Result<Option<HostLockGuard>, Error> {
+        match &self.pool {
+            Pool::Sqlite(_) => Ok(None),
+            Pool::Postgres(pool) => {
+                let mut connection = pool.get()?;
+                diesel::sql_query("SELECT pg_advisory_lock($1, hashtext($2))")
+                    .bind::<diesel::sql_types::Integer, _>(HOST_LOCK_CLASS)
+                    .bind::<diesel::sql_types::Text, _>(name)
+                    .execute(&mut connection)?;
+                Ok(Some(HostLockGuard { connection: Some(connection), name: name.to_owned() }))
+            }
+        }
+    }
+}
+
+fn host_conflict(error: diesel::result::Error, name: &str) -> Error {
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+    match error {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            Error::Conflict(format!("a host named `{name}` already exists"))
+        }
+        other => Error::Query(other),
+    }
+}

@@ -1,0 +1,3 @@
+DROP TABLE deployment_hosts;
+DROP TABLE deployments;
+DROP TABLE deploy_hosts;
