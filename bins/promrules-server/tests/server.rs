@@ -256,3 +256,157 @@ fn deploy_from_an_inventory_reports_each_host_and_fails_when_one_fails() {
         String::from_utf8_lossy(&third.stderr).contains("1 of 2 host(s) failed or rolled back")
     );
 }
+
+/// The whole loop: a heal-enabled rule, created over REST and deployed through the API to a
+/// simulated Prometheus host, fires; its alert goes through a real Alertmanager to the
+/// executor, which runs the heal script with the alert in its environment. Disabling the rule
+/// and deploying again resolves the alert, and the still-running heal gets its resolve
+/// signal. A rule that is not heal-enabled never reaches the executor.
+#[test]
+fn heal_enabled_rule_runs_a_heal_script_and_resolves() {
+    use std::sync::Arc;
+
+    // The executor: one command for whatever Alertmanager sends it; `max: 1` so that
+    // Alertmanager's retry of a long heal is acknowledged at once (see docs/am-executor.md).
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path().display().to_string();
+    let heal = work.path().join("heal.sh");
+    std::fs::write(
+        &heal,
+        format!("#!/bin/sh\necho \"$AMX_ALERT_1_LABEL_alertname\" >> {w}/healed\ntrap 'echo resolved > {w}/resolved; exit 0' TERM\nsleep 300 &\nwait\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&heal, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (config, _) = promrules_executor::Config::parse(&format!(
+        "commands:\n  - cmd: {}\n    max: 1\n    resolved_signal: SIGTERM\n",
+        heal.display()
+    ))
+    .unwrap();
+    let executor = Arc::new(promrules_executor::Executor::new(&config));
+    let executor_port = test_support::free_port("127.0.0.1");
+    let executor_address: SocketAddr = format!("127.0.0.1:{executor_port}").parse().unwrap();
+    let serving = Arc::clone(&executor);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let executor_thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let listen = promrules_executor::Listen { address: executor_address, tls: None };
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        runtime
+            .block_on(promrules_executor::serve(
+                serving,
+                listen,
+                1 << 20,
+                Duration::from_secs(1),
+                shutdown,
+            ))
+            .unwrap();
+    });
+    assert!(test_support::wait_for_port(executor_address, Duration::from_secs(10)));
+
+    // Alertmanager: heal="true" goes to the executor, everything else nowhere.
+    let alertmanager = test_support::Alertmanager::start(&format!(
+        "route:\n  receiver: nowhere\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n  routes:\n  - matchers: ['heal=\"true\"']\n    receiver: executor\n    group_by: [alertname]\nreceivers:\n- name: nowhere\n- name: executor\n  webhook_configs:\n  - url: http://{executor_address}/\n    send_resolved: true\n"
+    ));
+    let am_target = alertmanager.url("").trim_start_matches("http://").to_owned();
+
+    // A Prometheus host that sends its alerts to that Alertmanager; a short resend delay so
+    // that an alert whose rule is gone expires in seconds.
+    let sim = test_support::SimHost::start_with_flags(
+        41,
+        &format!(
+            "alerting:\n  alertmanagers:\n  - static_configs:\n    - targets: ['{am_target}']\n"
+        ),
+        &["--rules.alert.resend-delay=1s"],
+    );
+
+    // The server, on its default SQLite file.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let agent = agent();
+    let post = |path: &str, body: serde_json::Value| -> Value {
+        let mut response = agent.post(&server.url(path)).send_json(body).unwrap();
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        response.body_mut().read_json().unwrap()
+    };
+    post(
+        "/api/v1/hosts",
+        json!({
+            "name": "prom-loop", "address": sim.ip, "ssh_port": sim.ssh_port, "ssh_user": "root",
+            "identity_file": test_support::client_key(), "known_hosts_file": sim.known_hosts_file(),
+            "rule_file": sim.rule_file(), "prometheus_url": sim.prometheus_url(),
+        }),
+    );
+    let heal_rule = post(
+        "/api/v1/rules",
+        json!({"name": "LoopHeal", "expression": "vector(1)", "for": "0s", "heal_enabled": true, "summary": "heal me"}),
+    );
+    post("/api/v1/rules", json!({"name": "LoopNoHeal", "expression": "vector(1)", "for": "0s"}));
+    let deploy = || {
+        let started = post("/api/v1/deployments", json!({}));
+        let url = server.url(started["url"].as_str().unwrap());
+        for _ in 0..600 {
+            let deployment: Value = agent.get(&url).call().unwrap().body_mut().read_json().unwrap();
+            if deployment["status"] != "running" {
+                assert_eq!(deployment["status"], "succeeded", "{deployment}");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the deployment did not finish");
+    };
+    deploy();
+    assert_eq!(sim.loaded_rules(), ["LoopHeal", "LoopNoHeal"]);
+
+    let wait_for = |path: &std::path::Path, what: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        while std::time::Instant::now() < deadline {
+            if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+                return std::fs::read_to_string(path).unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "{what} did not happen; Alertmanager's log:\n{}\nPrometheus's log:\n{}",
+            alertmanager.log(),
+            sim.prometheus_log()
+        );
+    };
+    let healed = wait_for(&work.path().join("healed"), "the heal script");
+    assert_eq!(
+        healed.lines().next(),
+        Some("LoopHeal"),
+        "AMX_ALERT_1_LABEL_alertname is the rule's name"
+    );
+
+    // Once Alertmanager's retry of the long heal was acknowledged, disable the rule.
+    let acknowledged = (0..600).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        executor.metrics().encode().lines().any(|l| {
+            l.starts_with("am_executor_skipped_total{reason=\"fingerover\"}") && !l.ends_with(" 0")
+        })
+    });
+    assert!(
+        acknowledged,
+        "Alertmanager did not retry the firing notification:\n{}",
+        alertmanager.log()
+    );
+    let patched = agent
+        .patch(&server.url(&format!("/api/v1/rules/{}", heal_rule["id"])))
+        .send_json(json!({"enabled": false}))
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    deploy();
+    assert_eq!(sim.loaded_rules(), ["LoopNoHeal"]);
+
+    assert_eq!(wait_for(&work.path().join("resolved"), "the resolve signal").trim(), "resolved");
+    let healed = std::fs::read_to_string(work.path().join("healed")).unwrap();
+    assert!(
+        healed.lines().all(|name| name == "LoopHeal"),
+        "only the heal-enabled rule reached the executor: {healed}"
+    );
+
+    let _ = stop.send(());
+    executor_thread.join().unwrap();
+}

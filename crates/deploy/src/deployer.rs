@@ -560,8 +560,12 @@ fn group_names(content: &[u8]) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Line counts and a unified diff. The diff algorithm is O(N·D): a file where every rule
+/// changed would take seconds, so it gets a deadline after which it returns a coarser (still
+/// correct) diff.
 fn diff(old: &str, new: &str) -> (DiffSummary, String) {
-    let diff = similar::TextDiff::from_lines(old, new);
+    let diff =
+        similar::TextDiff::configure().timeout(Duration::from_millis(200)).diff_lines(old, new);
     let mut summary = DiffSummary::default();
     for change in diff.iter_all_changes() {
         match change.tag() {

@@ -20,6 +20,7 @@ pub struct SimHost {
     pub prometheus_port: u16,
     dir: tempfile::TempDir,
     prometheus_config: String,
+    prometheus_flags: Vec<String>,
     sshd: Option<Service>,
     prometheus: Option<Service>,
 }
@@ -54,6 +55,11 @@ impl SimHost {
     /// Starts host number `index` (address 127.0.0.`10 + index`); `extra_config` is added to
     /// its `prometheus.yml` (for example an `alerting:` section).
     pub fn start(index: u8, extra_config: &str) -> SimHost {
+        SimHost::start_with_flags(index, extra_config, &[])
+    }
+
+    /// Like [`SimHost::start`], with extra Prometheus command-line flags.
+    pub fn start_with_flags(index: u8, extra_config: &str, flags: &[&str]) -> SimHost {
         let ip = format!("127.0.0.{}", 10 + u16::from(index));
         let dir = tempfile::Builder::new()
             .prefix(&format!("promrules-host{index}-"))
@@ -73,6 +79,7 @@ impl SimHost {
             ip,
             dir,
             prometheus_config,
+            prometheus_flags: flags.iter().map(|f| f.to_string()).collect(),
             sshd: None,
             prometheus: None,
         };
@@ -161,12 +168,13 @@ impl SimHost {
         std::fs::write(&config, &self.prometheus_config).expect("prometheus.yml");
         let binary = PathBuf::from("/usr/bin/prometheus");
         assert!(binary.exists(), "Prometheus is not installed: apt-get install prometheus");
-        let flags = [
+        let mut flags = vec![
             format!("--config.file={}", config.display()),
             format!("--storage.tsdb.path={}", dir.join("data").display()),
             format!("--web.listen-address={}:{}", self.ip, self.prometheus_port),
             "--web.enable-lifecycle".to_owned(),
         ];
+        flags.extend(self.prometheus_flags.iter().cloned());
         let args: Vec<&OsStr> = flags.iter().map(OsStr::new).collect();
         let service = Service::start(
             "prometheus",
