@@ -91,6 +91,16 @@ impl AppState {
         AppState { store, config: Arc::new(config), metrics: Arc::new(Metrics::new()), deployer }
     }
 
+    /// Runs a store call on the blocking pool: diesel is synchronous, and a slow query
+    /// must not stall the async workers.
+    async fn store<T, F>(&self, call: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, promrules_model::Error> + Send + 'static,
+    {
+        self.blocking(move |store| call(store).map_err(ApiError::from)).await
+    }
+
     /// Like [`AppState::store`], for calls that answer with an `ApiError` themselves.
     async fn blocking<T, F>(&self, call: F) -> Result<T, ApiError>
     where
@@ -101,20 +111,6 @@ impl AppState {
         tokio::task::spawn_blocking(move || call(&store))
             .await
             .map_err(|error| ApiError::internal(format!("store task failed: {error}")))?
-    }
-
-    /// Runs a store call on the blocking pool: diesel is synchronous, and a slow query
-    /// must not stall the async workers.
-    async fn store<T, F>(&self, call: F) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Store) -> Result<T, promrules_model::Error> + Send + 'static,
-    {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || call(&store))
-            .await
-            .map_err(|error| ApiError::internal(format!("store task failed: {error}")))?
-            .map_err(ApiError::from)
     }
 }
 
