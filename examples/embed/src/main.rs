@@ -1,0 +1,52 @@
+//! Embedding promrules' libraries in your own program: validate rules, keep them in a store,
+//! and render the Prometheus rule file, without running the server.
+//!
+//! Run with: `cargo run -p promrules-example-embed -- [DATABASE]` (default: an in-memory SQLite)
+
+use std::collections::BTreeMap;
+
+use promrules_model::{GroupSpec, RuleFilter, RuleSpec, Store};
+use promrules_yaml::{RenderOptions, render};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let url = std::env::args().nth(1).unwrap_or_else(|| ":memory:".to_owned());
+    let store = Store::open(&url)?;
+
+    // Bad input is refused, with every bad field named.
+    let bad = RuleSpec { for_duration: Some("5 minutes".into()), ..RuleSpec::alert("rate(up[5m]") };
+    if let Err(errors) = bad.validate() {
+        report(&format!("refused: {errors}"));
+    }
+
+    // A group, a heal-enabled alert and a recording rule.
+    let group =
+        store.create_group(&GroupSpec { name: "node".into(), interval: Some("30s".into()) })?;
+    store.create_rule(&RuleSpec {
+        name: Some("DiskFull".into()),
+        for_duration: Some("5m".into()),
+        severity: "critical".into(),
+        summary: "{{ $labels.instance }}: disk almost full".into(),
+        group_id: Some(group.id),
+        heal_enabled: true,
+        labels: BTreeMap::from([("team".into(), "storage".into())]),
+        ..RuleSpec::alert("node_filesystem_avail_bytes / node_filesystem_size_bytes < 0.05")
+    })?;
+    store.create_rule(&RuleSpec {
+        group_id: Some(group.id),
+        ..RuleSpec::record(
+            "instance:node_cpu:rate5m",
+            "sum by (instance) (rate(node_cpu_seconds_total{mode!=\"idle\"}[5m]))",
+        )
+    })?;
+
+    // Render what Prometheus should load.
+    let rules = store.list_rules(&RuleFilter::default())?;
+    let groups = store.list_groups(Default::default())?;
+    report(&render(&rules, &groups, &RenderOptions::default()));
+    Ok(())
+}
+
+#[allow(clippy::print_stdout, reason = "an example shows its output")]
+fn report(text: &str) {
+    println!("{text}");
+}
