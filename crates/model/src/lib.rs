@@ -34,6 +34,9 @@ pub use crate::store::{
     Backend, Deployment, DeploymentHost, HostLockGuard, HostRecord, ImportOptions, Page,
     RuleFilter, Store,
 };
+pub use crate::targets::{
+    Exporter, Farm, MAX_PORT_RANGE, Project, Scheme, Service, Shard, is_promgen_name,
+};
 pub use crate::validate::{
     DurationError, MAX_EXPRESSION_BYTES, MAX_NAME_BYTES, MAX_TEXT_BYTES, ValidationErrors,
     is_metric_name, parse_duration,
@@ -43,4 +46,5 @@ mod error;
 mod rule;
 pub mod schema;
 mod store;
+mod targets;
 mod validate;

@@ -1,0 +1,36 @@
+//! Prometheus `file_sd` target files from Promgen's model: a drop-in for Promgen's targets
+//! export, with its defects fixed.
+//!
+//! [`file_sd`] is a pure function from projects, farms and exporters to target groups, one
+//! per enabled exporter of a project with a farm, labelled like Promgen's (`__shard`,
+//! `service`, `project`, `farm`, `__farm_source`, `job`, `__scheme__`, `__metrics_path__`),
+//! plus what Promgen lacks: a query string in the path becomes `__param_<name>` labels
+//! (Promgen wrote it into the path, which broke the target), extra exporter labels,
+//! `__scrape_interval__` / `__scrape_timeout__`, one target per host and port for a port
+//! range, filters by shard, service and project, and a deterministic order (shard, service,
+//! project, job, port; hosts sorted). [`to_json`] gives the file's text (2-space indent, a
+//! trailing newline) and [`write_atomically`] puts it in place without a torn read.
+//!
+//! # Example
+//!
+//! ```
+//! use promrules_model::{Exporter, Farm, Project, Scheme};
+//! use promrules_targets::{Filter, TargetsModel, file_sd, to_json};
+//!
+//! let model = TargetsModel {
+//!     projects: vec![Project { name: "web".into(), service: "shop".into(), shard: "eu".into(), farm: Some("web-hosts".into()) }],
+//!     farms: vec![Farm { name: "web-hosts".into(), source: "promgen".into(), hosts: vec!["web02".into(), "web01".into()] }],
+//!     exporters: vec![Exporter { project: "web".into(), job: "node".into(), port: 9100, port_end: None, path: None,
+//!         scheme: Scheme::Http, enabled: true, labels: Default::default(), scrape_interval: None, scrape_timeout: None }],
+//! };
+//! let groups = file_sd(&model, &Filter::default());
+//! assert_eq!(groups[0].targets, ["web01:9100", "web02:9100"]);
+//! assert_eq!(groups[0].labels["__shard"], "eu");
+//! assert!(to_json(&groups).ends_with("]\n"));
+//! ```
+
+pub use crate::render::{Filter, TargetGroup, TargetsModel, file_sd, to_json};
+pub use crate::write::{WriteError, Written, write_atomically};
+
+mod render;
+mod write;

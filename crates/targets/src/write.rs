@@ -1,0 +1,48 @@
+//! The one way target files (and other generated files) are put in place: a temp file in the
+//! same directory, fsync, the mode, rename over the target, fsync of the directory. Readers
+//! see the old file or the new one, never a part; an unchanged file is not touched.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// What [`write_atomically`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Replaced,
+    Unchanged,
+}
+
+/// A file that could not be written; the old one is still in place.
+#[derive(Debug, thiserror::Error)]
+#[error("writing `{}` failed while {action}: {source}", path.display())]
+pub struct WriteError {
+    pub path: PathBuf,
+    pub action: &'static str,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Replaces `path` with `content` atomically and with permissions `mode` (for example
+/// 0o644), unless it already holds exactly `content`.
+pub fn write_atomically(path: &Path, content: &[u8], mode: u32) -> Result<Written, WriteError> {
+    let error = |action| move |source| WriteError { path: path.to_owned(), action, source };
+    if std::fs::read(path).is_ok_and(|existing| existing == content) {
+        return Ok(Written::Unchanged);
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(error("creating a temp file"))?;
+    temp.write_all(content).map_err(error("writing the temp file"))?;
+    temp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(error("setting permissions"))?;
+    temp.as_file().sync_all().map_err(error("syncing the temp file"))?;
+    temp.persist(path).map_err(|e| error("renaming the temp file into place")(e.error))?;
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(error("syncing the directory"))?;
+    Ok(Written::Replaced)
+}
