@@ -10,27 +10,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use promrules_deploy::{DeployOptions, Deployer, Host, HostKeyPolicy, Outcome, ReloadMethod};
-use test_support::{SimHost, client_key};
+use promrules_deploy::{DeployOptions, Deployer, Outcome};
+use support::host;
+use test_support::SimHost;
 
-fn host(sim: &SimHost) -> Host {
-    Host {
-        name: sim.name.clone(),
-        address: sim.ip.clone(),
-        ssh_port: sim.ssh_port,
-        ssh_user: Some("root".into()),
-        identity_file: Some(client_key().to_owned()),
-        known_hosts_file: Some(sim.known_hosts_file()),
-        host_key_policy: HostKeyPolicy::Strict,
-        jump_host: None,
-        rule_file: sim.rule_file(),
-        prometheus_url: sim.prometheus_url(),
-        prometheus_auth: None,
-        prometheus_ca_file: None,
-        reload: ReloadMethod::Http,
-        datasources: Vec::new(),
-    }
-}
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 /// `rules` alert rules in groups of 100, tagged with `version` so each deploy changes them.
 fn rule_file(rules: usize, version: u32) -> Vec<u8> {

@@ -209,25 +209,15 @@ impl Deployer {
         let _external = match &self.external_lock {
             Some(lock) => {
                 let (lock, name) = (Arc::clone(lock), host.name.clone());
-                match tokio::task::spawn_blocking(move || lock.lock(&name)).await {
-                    Ok(Ok(guard)) => Some(guard),
-                    Ok(Err(problem)) => {
-                        return finish(
-                            host,
-                            Outcome::Failed,
-                            format!("cannot lock {}: {problem}", host.name),
-                            started,
-                            hash,
-                        );
-                    }
-                    Err(error) => {
-                        return finish(
-                            host,
-                            Outcome::Failed,
-                            format!("cannot lock {}: {error}", host.name),
-                            started,
-                            hash,
-                        );
+                let locked = tokio::task::spawn_blocking(move || lock.lock(&name))
+                    .await
+                    .map_err(|error| error.to_string())
+                    .and_then(|locked| locked);
+                match locked {
+                    Ok(guard) => Some(guard),
+                    Err(problem) => {
+                        let message = format!("cannot lock {}: {problem}", host.name);
+                        return finish(host, Outcome::Failed, message, started, hash);
                     }
                 }
             }

@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use promrules_deploy::{
     DeployOptions, Deployer, Host, HostKeyPolicy, HostReport, Outcome, ReloadMethod,
 };
-use test_support::{SimHost, client_key};
+use support::host;
+use test_support::SimHost;
+
+mod support;
 
 /// Three hosts shared by the tests that leave them healthy; one test at a time.
 fn shared_fleet() -> MutexGuard<'static, Vec<SimHost>> {
@@ -23,25 +26,6 @@ fn shared_fleet() -> MutexGuard<'static, Vec<SimHost>> {
         })
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn host(sim: &SimHost) -> Host {
-    Host {
-        name: sim.name.clone(),
-        address: sim.ip.clone(),
-        ssh_port: sim.ssh_port,
-        ssh_user: Some("root".into()),
-        identity_file: Some(client_key().to_owned()),
-        known_hosts_file: Some(sim.known_hosts_file()),
-        host_key_policy: HostKeyPolicy::Strict,
-        jump_host: None,
-        rule_file: sim.rule_file(),
-        prometheus_url: sim.prometheus_url(),
-        prometheus_auth: None,
-        prometheus_ca_file: None,
-        reload: ReloadMethod::Http,
-        datasources: Vec::new(),
-    }
 }
 
 /// A valid rule file with one group holding the named alerts.
