@@ -97,10 +97,20 @@ impl Drop for Service {
     }
 }
 
-/// A TCP port on `ip` that was free a moment ago.
+/// A TCP port on `ip` that was free a moment ago, and that this process has not handed out
+/// before: tests run in parallel, and a port released here is only bound later by a child,
+/// so two tests must never be given the same one.
 pub fn free_port(ip: &str) -> u16 {
-    let listener = TcpListener::bind((ip, 0)).unwrap_or_else(|e| panic!("bind {ip}:0: {e}"));
-    listener.local_addr().expect("local address of a bound listener").port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    loop {
+        let listener = TcpListener::bind((ip, 0)).unwrap_or_else(|e| panic!("bind {ip}:0: {e}"));
+        let port = listener.local_addr().expect("local address of a bound listener").port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Waits until something accepts TCP connections on `address`, or `timeout` passes.
