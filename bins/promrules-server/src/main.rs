@@ -112,6 +112,18 @@ struct ServeArgs {
     /// The label that routes heal-enabled alerts to am-executor, as NAME=VALUE
     #[arg(long, default_value = "heal=true", value_parser = parse_heal_label)]
     heal_label: HealLabel,
+
+    /// Deploy to every stored host once rule changes have settled for this many seconds
+    #[arg(long, value_name = "SECONDS")]
+    auto_deploy_after: Option<u64>,
+
+    /// Every this many seconds, compare each host's live rule file with what it should be
+    #[arg(long, value_name = "SECONDS")]
+    drift_check_every: Option<u64>,
+
+    /// With --drift-check-every: deploy where a host drifted, instead of only reporting it
+    #[arg(long, requires = "drift_check_every")]
+    drift_repair: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -277,10 +289,27 @@ fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
         ..Config::default()
     };
     let auth = if config.tokens.is_empty() { "off" } else { "on" };
-    let app = router(AppState::new(store.clone(), config));
+    let state = AppState::new(store.clone(), config);
+    let app = router(state.clone());
 
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
+        if let Some(seconds) = args.auto_deploy_after {
+            log::info!("auto-deploy: to every stored host, {seconds} s after rule changes settle");
+            promrules_api::spawn_auto_deploy(
+                state.clone(),
+                std::time::Duration::from_secs(seconds),
+            );
+        }
+        if let Some(seconds) = args.drift_check_every {
+            let mode = if args.drift_repair { "repairing" } else { "reporting" };
+            log::info!("drift check every {seconds} s, {mode}");
+            promrules_api::spawn_drift_check(
+                state.clone(),
+                std::time::Duration::from_secs(seconds),
+                args.drift_repair,
+            );
+        }
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;

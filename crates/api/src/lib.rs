@@ -37,6 +37,7 @@ use promrules_deploy::Deployer;
 use promrules_model::Store;
 use promrules_yaml::HealLabel;
 
+pub use crate::background::{check_drift, deploy_all, spawn_auto_deploy, spawn_drift_check};
 pub use crate::deployments::{
     DeployRequest, deployer_for, run_deployment, select_hosts, stored_hosts, summarize,
 };
@@ -44,6 +45,7 @@ pub use crate::error::ApiError;
 pub use crate::metrics::Metrics;
 
 mod auth;
+mod background;
 mod deployments;
 mod error;
 mod extract;
@@ -83,12 +85,20 @@ pub struct AppState {
     config: Arc<Config>,
     metrics: Arc<Metrics>,
     deployer: Arc<Deployer>,
+    /// Signalled after every change to rules or groups (for auto-deploy).
+    changes: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: Config) -> AppState {
         let deployer = deployer_for(&store, &config.ssh_control_dir);
-        AppState { store, config: Arc::new(config), metrics: Arc::new(Metrics::new()), deployer }
+        AppState {
+            store,
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::new()),
+            deployer,
+            changes: Arc::new(tokio::sync::Notify::new()),
+        }
     }
 
     /// Runs a store call on the blocking pool: diesel is synchronous, and a slow query
@@ -140,10 +150,29 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::serve))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), signal_changes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::observe))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .with_state(state)
+}
+
+/// Tells the auto-deploy task about every successful write to rules or groups.
+async fn signal_changes(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = request.uri().path();
+    let writes_rules = request.method() != axum::http::Method::GET
+        && (path.starts_with("/api/v1/rules")
+            || path.starts_with("/api/v1/groups")
+            || path == "/rules");
+    let response = next.run(request).await;
+    if writes_rules && response.status().is_success() {
+        state.changes.notify_one();
+    }
+    response
 }
 
 /// The OpenAPI 3 description of this API.

@@ -643,3 +643,52 @@ async fn deploy_through_the_api(app: TestApp) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["error"].as_str().unwrap().contains("unknown host `nope`"));
 }
+
+/// The optional server modes: a burst of rule changes becomes one deploy once it settles;
+/// a hand edit on a host is reported as drift, then repaired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_deploy_and_drift_check() {
+    let sim = sim_host().await;
+    let app = TestApp::sqlite();
+    let state = app.state();
+    let client = support::Client::new(promrules_api::router(state.clone()));
+    let host = json!({
+        "name": "prom-auto", "address": sim.ip, "ssh_port": sim.ssh_port, "ssh_user": "root",
+        "identity_file": test_support::client_key(), "known_hosts_file": sim.known_hosts_file(),
+        "rule_file": sim.rule_file(), "prometheus_url": sim.prometheus_url(),
+    });
+    assert_eq!(client.post("/api/v1/hosts", &host).await.0, StatusCode::CREATED);
+    let auto =
+        promrules_api::spawn_auto_deploy(state.clone(), std::time::Duration::from_millis(300));
+    for name in ["AutoOne", "AutoTwo"] {
+        client.post("/api/v1/rules", &json!({"name": name, "expression": "vector(1)"})).await;
+    }
+    let mut loaded = Vec::new();
+    for _ in 0..300 {
+        loaded = sim.loaded_rules();
+        if loaded == ["AutoOne", "AutoTwo"] {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(loaded, ["AutoOne", "AutoTwo"], "auto-deployed after the changes settled");
+    auto.abort();
+
+    let expected = std::fs::read(sim.rule_file()).unwrap();
+    std::fs::write(sim.rule_file(), "groups: []\n").unwrap();
+    let reports = promrules_api::check_drift(&state, false).await.unwrap();
+    assert_eq!(
+        reports[0].outcome,
+        promrules_deploy::Outcome::WouldChange,
+        "{}",
+        reports[0].message
+    );
+    assert_eq!(
+        std::fs::read_to_string(sim.rule_file()).unwrap(),
+        "groups: []\n",
+        "reporting changes nothing"
+    );
+    let repaired = promrules_api::check_drift(&state, true).await.unwrap();
+    assert_eq!(repaired[0].outcome, promrules_deploy::Outcome::Deployed, "{}", repaired[0].message);
+    assert_eq!(std::fs::read(sim.rule_file()).unwrap(), expected);
+}

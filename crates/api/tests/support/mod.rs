@@ -39,8 +39,12 @@ impl TestApp {
         self
     }
 
+    pub(crate) fn state(&self) -> AppState {
+        AppState::new(self.store.clone(), self.config.clone())
+    }
+
     pub(crate) fn router(&self) -> Router {
-        router(AppState::new(self.store.clone(), self.config.clone()))
+        router(self.state())
     }
 
     pub(crate) fn client(&self) -> Client {
