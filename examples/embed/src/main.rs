@@ -1,11 +1,13 @@
 //! Embedding promrules' libraries in your own program: validate rules, keep them in a store,
-//! and render the Prometheus rule file, without running the server.
+//! render the Prometheus rule file, and export scrape targets as `file_sd` JSON, without
+//! running the server.
 //!
 //! Run with: `cargo run -p promrules-example-embed -- [DATABASE]` (default: an in-memory SQLite)
 
 use std::collections::BTreeMap;
 
-use promrules_model::{GroupSpec, RuleFilter, RuleSpec, Store};
+use promrules_model::{Exporter, Farm, GroupSpec, Project, RuleFilter, RuleSpec, Scheme, Store};
+use promrules_targets::{Filter, TargetsModel, file_sd, to_json};
 use promrules_yaml::{RenderOptions, render};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -43,6 +45,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rules = store.list_rules(&RuleFilter::default())?;
     let groups = store.list_groups(Default::default())?;
     report(&render(&rules, &groups, &RenderOptions::default()));
+
+    // Scrape targets for the same shard, in Promgen's file_sd format.
+    let targets = TargetsModel {
+        projects: vec![Project {
+            name: "storage".into(),
+            service: "platform".into(),
+            shard: "eu-1".into(),
+            farm: Some("db-hosts".into()),
+        }],
+        farms: vec![Farm {
+            name: "db-hosts".into(),
+            source: "promgen".into(),
+            hosts: vec!["db02".into(), "db01".into()],
+        }],
+        exporters: vec![Exporter {
+            project: "storage".into(),
+            job: "node".into(),
+            port: 9100,
+            port_end: None,
+            path: None,
+            scheme: Scheme::Http,
+            enabled: true,
+            labels: BTreeMap::new(),
+            scrape_interval: None,
+            scrape_timeout: None,
+        }],
+    };
+    report(&to_json(&file_sd(
+        &targets,
+        &Filter { shard: Some("eu-1".into()), ..Filter::default() },
+    )));
     Ok(())
 }
 
