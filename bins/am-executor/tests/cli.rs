@@ -10,31 +10,44 @@ const BIN: &str = env!("CARGO_BIN_EXE_am-executor");
 struct Running {
     child: Child,
     port: u16,
+    log: tempfile::NamedTempFile,
 }
 
 impl Running {
+    /// Starts am-executor on a free port, with stdin from /dev/null (CI runs with stdin
+    /// closed) and its log in a file (a pipe nobody reads could fill up and stall it).
     fn start(args: &[&str]) -> Running {
         let port = test_support::free_port("127.0.0.1");
         let listen = format!("127.0.0.1:{port}");
-        let child = Command::new(BIN)
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let mut child = Command::new(BIN)
             .arg("-l")
             .arg(&listen)
             .args(args)
-            .stderr(Stdio::piped())
+            .stdin(Stdio::null())
+            .stderr(log.reopen().unwrap())
             .spawn()
             .unwrap();
         assert!(
             test_support::wait_for_port(listen.parse().unwrap(), Duration::from_secs(10)),
             "am-executor did not listen"
         );
-        Running { child, port }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "am-executor exited: {}",
+            std::fs::read_to_string(log.path()).unwrap()
+        );
+        Running { child, port, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap()
     }
 
     fn terminate(mut self) -> (std::process::ExitStatus, String) {
         Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        let child = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap());
-        let output = child.wait_with_output().unwrap();
-        (output.status, String::from_utf8_lossy(&output.stderr).into_owned())
+        let status = self.child.wait().unwrap();
+        (status, self.log())
     }
 }
 
@@ -59,7 +72,9 @@ fn positional_command_runs_with_go_style_flags() {
     let out = dir.path().join("environ");
     let running = Running::start(&["-v", "/bin/cp", "/proc/self/environ", out.to_str().unwrap()]);
     let body = r#"{"status":"firing","receiver":"r","alerts":[{"status":"firing","labels":{"alertname":"A"}}]}"#;
-    let response = agent().post(&format!("http://127.0.0.1:{}/", running.port)).send(body).unwrap();
+    let response = agent().post(&format!("http://127.0.0.1:{}/", running.port)).send(body);
+    let response =
+        response.unwrap_or_else(|e| panic!("{e}; am-executor's log:\n{}", running.log()));
     assert_eq!(response.status(), 200);
     let environ = std::fs::read_to_string(&out).unwrap();
     assert!(environ.split('\0').any(|e| e == "AMX_ALERT_1_LABEL_alertname=A"), "{environ:?}");

@@ -11,7 +11,13 @@ use serde_json::{Value, json};
 const BIN: &str = env!("CARGO_BIN_EXE_promrules-server");
 
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN).current_dir(dir).args(args).env("RUST_LOG", "info").output().unwrap()
+    Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
 }
 
 struct Server {
@@ -104,6 +110,7 @@ fn tokens_from_the_environment_guard_writes() {
         .current_dir(dir.path())
         .args(["serve", "--listen", &address.to_string()])
         .env("PROMRULES_TOKENS", "alpha,beta")
+        .stdin(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
