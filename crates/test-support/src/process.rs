@@ -117,8 +117,13 @@ pub fn free_port(ip: &str) -> u16 {
 pub fn wait_for_port(address: SocketAddr, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
-            return true;
+        if let Ok(stream) = TcpStream::connect_timeout(&address, Duration::from_millis(200)) {
+            // Probing a port of the ephemeral range that nobody listens on yet, Linux can pick
+            // that very port as the probe's source: a TCP simultaneous open connects the
+            // socket to itself, "succeeds", and then holds the port the server wanted.
+            if stream.local_addr().ok() != stream.peer_addr().ok() {
+                return true;
+            }
         }
         std::thread::sleep(Duration::from_millis(25));
     }
