@@ -7,6 +7,13 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_am-executor");
 
+/// These tests run one at a time: each is short, and concurrent tests' sockets were seen
+/// taking a port between `free_port` and the child's bind.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 struct Running {
     child: Child,
     port: u16,
@@ -16,28 +23,34 @@ struct Running {
 impl Running {
     /// Starts am-executor on a free port, with stdin from /dev/null (CI runs with stdin
     /// closed) and its log in a file (a pipe nobody reads could fill up and stall it).
+    ///
+    /// A port that was free a moment ago can be taken before the child binds it (CI saw
+    /// that); a child that exits right after starting is retried on another port.
     fn start(args: &[&str]) -> Running {
-        let port = test_support::free_port("127.0.0.1");
-        let listen = format!("127.0.0.1:{port}");
-        let log = tempfile::NamedTempFile::new().unwrap();
-        let mut child = Command::new(BIN)
-            .arg("-l")
-            .arg(&listen)
-            .args(args)
-            .stdin(Stdio::null())
-            .stderr(log.reopen().unwrap())
-            .spawn()
-            .unwrap();
-        assert!(
-            test_support::wait_for_port(listen.parse().unwrap(), Duration::from_secs(10)),
-            "am-executor did not listen"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "am-executor exited: {}",
-            std::fs::read_to_string(log.path()).unwrap()
-        );
-        Running { child, port, log }
+        let mut failures = Vec::new();
+        for _ in 0..5 {
+            let port = test_support::free_port("127.0.0.1");
+            let listen = format!("127.0.0.1:{port}");
+            let log = tempfile::NamedTempFile::new().unwrap();
+            let mut child = Command::new(BIN)
+                .arg("-l")
+                .arg(&listen)
+                .args(args)
+                .stdin(Stdio::null())
+                .stderr(log.reopen().unwrap())
+                .spawn()
+                .unwrap();
+            let listening =
+                test_support::wait_for_port(listen.parse().unwrap(), Duration::from_secs(10));
+            std::thread::sleep(Duration::from_millis(200));
+            if listening && child.try_wait().unwrap().is_none() {
+                return Running { child, port, log };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            failures.push(std::fs::read_to_string(log.path()).unwrap());
+        }
+        panic!("am-executor did not start: {failures:#?}")
     }
 
     fn log(&self) -> String {
@@ -68,6 +81,7 @@ fn write(path: &Path, text: &str) {
 
 #[test]
 fn positional_command_runs_with_go_style_flags() {
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("environ");
     let running = Running::start(&["-v", "/bin/cp", "/proc/self/environ", out.to_str().unwrap()]);
@@ -82,6 +96,7 @@ fn positional_command_runs_with_go_style_flags() {
 
 #[test]
 fn startup_errors_are_named() {
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let cases: Vec<(String, &str)> = vec![
         ("".into(), "no command configured"),
@@ -116,6 +131,7 @@ fn startup_errors_are_named() {
 
 #[test]
 fn unknown_keys_warn_and_listen_address_comes_from_the_file() {
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let port = test_support::free_port("127.0.0.1");
     let path = dir.path().join("executor.yml");
@@ -145,6 +161,7 @@ fn unknown_keys_warn_and_listen_address_comes_from_the_file() {
 
 #[test]
 fn serves_https_with_both_files() {
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let (crt, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
     let made = Command::new("openssl")
@@ -195,6 +212,7 @@ fn serves_https_with_both_files() {
 
 #[test]
 fn sigterm_stops_gracefully_and_signals_running_commands() {
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("long.sh");
     let d = dir.path().display();
