@@ -26,21 +26,29 @@ struct Server {
 }
 
 impl Server {
+    /// Starts `serve` on a free port; a child that exits right away (its port was taken
+    /// between `free_port` and its bind, as CI saw for other binaries) is retried.
     fn start(dir: &Path, extra: &[&str]) -> Server {
-        let port = test_support::free_port("127.0.0.1");
-        let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let child = Command::new(BIN)
-            .current_dir(dir)
-            .args(["serve", "--listen", &address.to_string()])
-            .args(extra)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        assert!(
-            test_support::wait_for_port(address, Duration::from_secs(20)),
-            "the server did not start"
-        );
-        Server { child, address }
+        for _ in 0..5 {
+            let port = test_support::free_port("127.0.0.1");
+            let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            let mut child = Command::new(BIN)
+                .current_dir(dir)
+                .args(["serve", "--listen", &address.to_string()])
+                .args(extra)
+                .stdin(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let listening = test_support::wait_for_port(address, Duration::from_secs(20));
+            std::thread::sleep(Duration::from_millis(200));
+            if listening && child.try_wait().unwrap().is_none() {
+                return Server { child, address };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("the server did not start")
     }
 
     fn url(&self, path: &str) -> String {
