@@ -337,9 +337,11 @@ fn reload_by_command_over_ssh() {
     let fleet = shared_fleet();
     let deployer = deployer();
     let mut host = host(&fleet[2]);
-    // SIGHUP reloads asynchronously; the deployer waits for the metrics to move.
+    // SIGHUP reloads asynchronously; the deployer waits for the metrics to move. The pattern
+    // is anchored to the binary: the test's supervisor shell carries the same arguments, and
+    // a SIGHUP to it would orphan Prometheus.
     host.reload = ReloadMethod::Command(format!(
-        "pkill -HUP -f 'web.listen-address={}:{}'",
+        "pkill -HUP -f '^/usr/bin/prometheus .*web.listen-address={}:{}'",
         fleet[2].ip, fleet[2].prometheus_port
     ));
     let report = deploy(&deployer, &host, &rules("hup", &["ByCommand"]), &DeployOptions::default());
