@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -351,25 +351,13 @@ fn render(store: &Store, args: RenderArgs) -> anyhow::Result<()> {
         &RenderOptions { selection, heal_label: args.heal_label },
     );
     match &args.output {
-        Some(path) => write_atomically(path, text.as_bytes()),
+        Some(path) => {
+            promrules_targets::write_atomically(path, text.as_bytes(), 0o644)?;
+            log::info!("wrote `{}` ({} bytes)", path.display(), text.len());
+            Ok(())
+        }
         None => std::io::stdout().lock().write_all(text.as_bytes()).context("writing to stdout"),
     }
-}
-
-/// Replaces `path` with `bytes` so that readers see the old file or the new one, never a
-/// partial one: a temp file in the same directory, fsync, rename.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut temp = tempfile::Builder::new()
-        .prefix(".promrules-")
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temp file in `{}`", dir.display()))?;
-    temp.write_all(bytes)
-        .and_then(|()| temp.as_file().sync_all())
-        .context("writing the temp file")?;
-    temp.persist(path).with_context(|| format!("replacing `{}`", path.display()))?;
-    log::info!("wrote `{}` ({} bytes)", path.display(), bytes.len());
-    Ok(())
 }
 
 fn import(store: &Store, args: ImportArgs) -> anyhow::Result<()> {

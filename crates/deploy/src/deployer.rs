@@ -191,7 +191,14 @@ impl Deployer {
             .into_iter()
             .zip(names)
             .map(|(report, host)| {
-                report.unwrap_or_else(|| failed_report(&host, "the deploy task panicked"))
+                report.unwrap_or_else(|| {
+                    failed_report(
+                        &host,
+                        "the deploy task panicked".to_owned(),
+                        Duration::ZERO,
+                        String::new(),
+                    )
+                })
             })
             .collect()
     }
@@ -217,7 +224,7 @@ impl Deployer {
                     Ok(guard) => Some(guard),
                     Err(problem) => {
                         let message = format!("cannot lock {}: {problem}", host.name);
-                        return finish(host, Outcome::Failed, message, started, hash);
+                        return failed_report(&host.name, message, started.elapsed(), hash);
                     }
                 }
             }
@@ -583,37 +590,23 @@ fn chrono_stamp() -> String {
     chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string()
 }
 
-fn finish(
-    host: &Host,
-    outcome: Outcome,
+/// The report of a deploy that failed before it touched the host.
+fn failed_report(
+    host: &str,
     message: String,
-    started: Instant,
-    hash: String,
+    duration: Duration,
+    content_hash: String,
 ) -> HostReport {
     let now = unix_now();
     HostReport {
-        host: host.name.clone(),
-        outcome,
+        host: host.to_owned(),
+        outcome: Outcome::Failed,
         message,
-        duration: started.elapsed(),
-        content_hash: hash,
+        duration,
+        content_hash,
         diff: DiffSummary::default(),
         diff_text: None,
         locked_at: now,
         released_at: now,
-    }
-}
-
-fn failed_report(host: &str, message: &str) -> HostReport {
-    HostReport {
-        host: host.to_owned(),
-        outcome: Outcome::Failed,
-        message: message.to_owned(),
-        duration: Duration::ZERO,
-        content_hash: String::new(),
-        diff: DiffSummary::default(),
-        diff_text: None,
-        locked_at: 0.0,
-        released_at: 0.0,
     }
 }
