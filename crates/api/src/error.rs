@@ -71,7 +71,7 @@ impl From<promrules_model::Error> for ApiError {
                 message: format!("invalid input: {errors}"),
                 fields: errors.fields().clone(),
             },
-            Error::NotFound { .. } => ApiError::not_found(error.to_string()),
+            Error::NotFound { .. } | Error::Missing(_) => ApiError::not_found(error.to_string()),
             Error::Conflict(message) => ApiError::new(StatusCode::CONFLICT, message),
             Error::Pool(_) | Error::Connect { .. } => {
                 log::error!("database unavailable: {error}");

@@ -14,6 +14,10 @@ pub enum Error {
     #[error("{entity} {id} not found")]
     NotFound { entity: &'static str, id: i64 },
 
+    /// Something other than a row by id is missing (a host of a farm); the message says what.
+    #[error("{0}")]
+    Missing(String),
+
     /// The write would break a uniqueness or reference rule; nothing was written.
     #[error("{0}")]
     Conflict(String),

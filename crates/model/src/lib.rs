@@ -32,10 +32,11 @@ pub use crate::rule::{
 };
 pub use crate::store::{
     Backend, Deployment, DeploymentHost, HostLockGuard, HostRecord, ImportOptions, Page,
-    RuleFilter, Store,
+    RuleFilter, Store, Stored,
 };
 pub use crate::targets::{
-    Exporter, Farm, MAX_PORT_RANGE, Project, Scheme, Service, Shard, is_promgen_name,
+    Exporter, Farm, MAX_HOST_BYTES, MAX_PORT_RANGE, Project, Scheme, Service, Shard, TargetsModel,
+    check_host, is_promgen_name,
 };
 pub use crate::validate::{
     DurationError, MAX_EXPRESSION_BYTES, MAX_NAME_BYTES, MAX_TEXT_BYTES, ValidationErrors,

@@ -75,3 +75,78 @@ diesel::table! {
 
 diesel::joinable!(deployment_hosts -> deployments (deployment_id));
 diesel::allow_tables_to_appear_in_same_query!(deployments, deployment_hosts);
+
+diesel::table! {
+    shards (id) {
+        id -> BigInt,
+        name -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    services (id) {
+        id -> BigInt,
+        name -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    farms (id) {
+        id -> BigInt,
+        name -> Text,
+        source -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    farm_hosts (id) {
+        id -> BigInt,
+        farm_id -> BigInt,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    projects (id) {
+        id -> BigInt,
+        name -> Text,
+        service_id -> BigInt,
+        shard_id -> BigInt,
+        farm_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    exporters (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        job -> Text,
+        port -> Integer,
+        port_end -> Nullable<Integer>,
+        path -> Nullable<Text>,
+        scheme -> Text,
+        enabled -> Bool,
+        labels -> Text,
+        scrape_interval -> Nullable<Text>,
+        scrape_timeout -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(farm_hosts -> farms (farm_id));
+diesel::joinable!(projects -> services (service_id));
+diesel::joinable!(projects -> shards (shard_id));
+diesel::joinable!(projects -> farms (farm_id));
+diesel::joinable!(exporters -> projects (project_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    shards, services, farms, farm_hosts, projects, exporters
+);

@@ -215,7 +215,9 @@ macro_rules! write_group {
 }
 
 mod audit;
+mod targets;
 pub use audit::{Deployment, DeploymentHost, HostLockGuard, HostRecord};
+pub use targets::Stored;
 
 impl Store {
     /// Opens (creating if needed) and migrates the database at `url`.

@@ -112,18 +112,110 @@ pub fn is_promgen_name(name: &str) -> bool {
     }
 }
 
+/// The longest host name a farm accepts (a DNS name is at most 253 bytes).
+pub const MAX_HOST_BYTES: usize = 255;
+
+fn check_name(errors: &mut ValidationErrors, field: &str, name: &str) {
+    if !is_promgen_name(name) {
+        errors.add(field, format!("`{name}` is not a valid name (^[\\w][- \\w]+$)"));
+    } else if name.len() > crate::validate::MAX_NAME_BYTES {
+        errors.add(field, format!("is longer than {} bytes", crate::validate::MAX_NAME_BYTES));
+    }
+}
+
+fn finish(errors: ValidationErrors) -> Result<(), ValidationErrors> {
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+impl Shard {
+    /// Checks the name; `Err` names the field.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        check_name(&mut errors, "name", &self.name);
+        finish(errors)
+    }
+}
+
+impl Service {
+    /// Checks the name; `Err` names the field.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        check_name(&mut errors, "name", &self.name);
+        finish(errors)
+    }
+}
+
+impl Project {
+    /// Checks the names; `Err` lists each bad field.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        check_name(&mut errors, "name", &self.name);
+        check_name(&mut errors, "service", &self.service);
+        check_name(&mut errors, "shard", &self.shard);
+        if let Some(farm) = &self.farm {
+            check_name(&mut errors, "farm", farm);
+        }
+        finish(errors)
+    }
+}
+
+impl Farm {
+    /// Checks the name, the source and every host; `Err` lists each bad field
+    /// (`hosts[3]` for the fourth host).
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        check_name(&mut errors, "name", &self.name);
+        if self.source.is_empty()
+            || !self.source.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c))
+        {
+            errors.add("source", format!("`{}` must be a non-empty word ([\\w.-]+)", self.source));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (index, host) in self.hosts.iter().enumerate() {
+            if let Err(problem) = check_host(host) {
+                errors.add(format!("hosts[{index}]"), problem);
+            } else if !seen.insert(host.as_str()) {
+                errors.add(format!("hosts[{index}]"), format!("`{host}` is listed twice"));
+            }
+        }
+        finish(errors)
+    }
+}
+
+/// Whether `host` can stand before `:port` in a target: non-empty, printable, no spaces,
+/// no port of its own (an IPv6 address goes in brackets), at most [`MAX_HOST_BYTES`].
+pub fn check_host(host: &str) -> Result<(), String> {
+    let bare_colon = !(host.starts_with('[') && host.ends_with(']')) && host.contains(':');
+    if host.is_empty() || host.len() > MAX_HOST_BYTES {
+        Err(format!("a host name must be 1 to {MAX_HOST_BYTES} bytes"))
+    } else if host.chars().any(|c| c.is_whitespace() || c.is_control() || "/?#@,".contains(c)) {
+        Err(format!("`{host}` is not a host name (no spaces, `/`, `?`, `#`, `@` or `,`)"))
+    } else if bare_colon {
+        Err(format!(
+            "`{host}` must not carry a port (the exporter gives it; write IPv6 as `[::1]`)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Everything the target export reads: projects, farms and exporters, related by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetsModel {
+    pub projects: Vec<Project>,
+    pub farms: Vec<Farm>,
+    pub exporters: Vec<Exporter>,
+}
+
 impl Exporter {
     /// Checks the fields; `Err` lists each bad one.
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::default();
-        if !is_promgen_name(&self.project) {
-            errors.add(
-                "project",
-                format!("`{}` is not a valid name (^[\\w][- \\w]+$)", self.project),
-            );
-        }
+        check_name(&mut errors, "project", &self.project);
         if self.job.trim().is_empty() || self.job.chars().any(char::is_control) {
             errors.add("job", "must be non-empty and printable");
+        } else if self.job.len() > crate::validate::MAX_NAME_BYTES {
+            errors.add("job", format!("is longer than {} bytes", crate::validate::MAX_NAME_BYTES));
         }
         if self.port == 0 {
             errors.add("port", "must be 1 to 65535");
@@ -187,7 +279,7 @@ impl Exporter {
                 "must not be longer than `scrape_interval` (Prometheus drops such targets)",
             );
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        finish(errors)
     }
 
     /// The exporter's ports, in order.

@@ -8,6 +8,12 @@ use promrules_model::{
 use support::TestDb;
 
 mod support;
+#[path = "store/targets.rs"]
+mod targets;
+use targets::{
+    invalid_targets_are_rejected_with_the_field_named, target_model_round_trip,
+    target_references_and_conflicts,
+};
 
 /// Declares each story as a test on a fresh SQLite file and on a fresh PostgreSQL database.
 macro_rules! on_both_backends {
@@ -31,6 +37,9 @@ on_both_backends!(
     eight_threads_insert_4000_rules,
     original_schema_rows_read_back,
     unknown_ids_are_not_found,
+    target_model_round_trip,
+    target_references_and_conflicts,
+    invalid_targets_are_rejected_with_the_field_named,
 );
 
 fn heal_rule() -> RuleSpec {

@@ -29,7 +29,9 @@
 //! assert!(to_json(&groups).ends_with("]\n"));
 //! ```
 
-pub use crate::render::{Filter, TargetGroup, TargetsModel, file_sd, to_json};
+pub use promrules_model::TargetsModel;
+
+pub use crate::render::{Filter, TargetGroup, file_sd, to_json};
 pub use crate::write::{WriteError, Written, write_atomically};
 
 mod render;

@@ -2,16 +2,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use promrules_model::{Exporter, Farm, Project};
+use promrules_model::{Exporter, Farm, Project, TargetsModel};
 use serde::Serialize;
-
-/// Everything the export reads.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TargetsModel {
-    pub projects: Vec<Project>,
-    pub farms: Vec<Farm>,
-    pub exporters: Vec<Exporter>,
-}
 
 /// Which projects to export; every `None` matches all. Promgen filtered by service or
 /// project only, so every Prometheus received everything and kept its own shard by
