@@ -2,7 +2,8 @@
 //!
 //! With no token configured every request passes (the server refuses to listen beyond
 //! loopback that way unless told `--insecure-no-auth`). With tokens, POST, PUT, PATCH and
-//! DELETE need `Authorization: Bearer <token>` matching one of them; reads stay open.
+//! DELETE need `Authorization: Bearer <token>` matching one of them, and so does
+//! `GET /api/v1/targets`; other reads stay open.
 //! Tokens are compared in constant time, against every configured token, so the time
 //! taken tells nothing about how much of a guess was right.
 
@@ -23,7 +24,9 @@ pub(crate) async fn require_token(
     let tokens = &state.config.tokens;
     let mutating =
         matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
-    if tokens.is_empty() || !mutating {
+    // The scrape inventory (every host name, port and path) is not for anonymous readers.
+    let guarded_read = request.uri().path() == "/api/v1/targets";
+    if tokens.is_empty() || !(mutating || guarded_read) {
         return next.run(request).await;
     }
     let presented = request

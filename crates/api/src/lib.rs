@@ -11,17 +11,22 @@
 //!   `/api/v1/rules/{id}` (GET, PUT, PATCH, DELETE), and the same for `/api/v1/groups`;
 //! - `/api/v1/rules.yml`: the rendered rule file (YAML);
 //! - `/api/v1/hosts` (GET, POST), `/api/v1/hosts/{id}` (GET, PUT, DELETE): deploy targets;
+//! - `/api/v1/{shards,services,farms,projects,exporters}` (GET, POST) and `…/{id}` (GET,
+//!   PUT, DELETE): the target model; `POST /api/v1/farms/{id}/hosts` and
+//!   `DELETE /api/v1/farms/{id}/hosts/{name}` for one host at a time;
+//! - `/api/v1/targets`: the `file_sd` JSON (filters `shard`, `service`, `project`; `ETag`);
 //! - `POST /api/v1/deployments` (202, runs in the background), `GET /api/v1/deployments/{id}`;
 //! - `POST /rules` and `POST /deploy`: the original Flask pipeline's routes and payloads;
 //! - `/api/v1/openapi.json`, `/healthz`, `/metrics` (Prometheus text format).
 //!
-//! With tokens configured, every mutating request needs `Authorization: Bearer <token>`.
+//! With tokens configured, every mutating request needs `Authorization: Bearer <token>`, and
+//! so does `GET /api/v1/targets` (it is the scrape inventory, host names and all).
 //!
 //! # Example
 //!
 //! ```
 //! use promrules_api::{AppState, Config, router};
-//! use promrules_model::Store;
+//! use promrules_model::{Exporter, Farm, Project, Service, Shard, Store};
 //!
 //! let state = AppState::new(Store::open(":memory:")?, Config::default());
 //! let app: axum::Router = router(state);
@@ -34,7 +39,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use promrules_deploy::Deployer;
-use promrules_model::Store;
+use promrules_model::{Exporter, Farm, Project, Service, Shard, Store};
 use promrules_yaml::HealLabel;
 
 pub use crate::background::{check_drift, deploy_all, spawn_auto_deploy, spawn_drift_check};
@@ -53,6 +58,7 @@ mod groups;
 mod hosts;
 mod metrics;
 mod rules;
+mod targets;
 
 /// How the API behaves; the server binary fills it from flags and environment.
 #[derive(Debug, Clone)]
@@ -140,6 +146,42 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/hosts", get(hosts::list).post(hosts::create))
         .route("/hosts/{id}", get(hosts::get).put(hosts::replace).delete(hosts::delete))
+        .route("/shards", get(targets::list::<Shard>).post(targets::create::<Shard>))
+        .route(
+            "/shards/{id}",
+            get(targets::get::<Shard>)
+                .put(targets::replace::<Shard>)
+                .delete(targets::delete::<Shard>),
+        )
+        .route("/services", get(targets::list::<Service>).post(targets::create::<Service>))
+        .route(
+            "/services/{id}",
+            get(targets::get::<Service>)
+                .put(targets::replace::<Service>)
+                .delete(targets::delete::<Service>),
+        )
+        .route("/farms", get(targets::list::<Farm>).post(targets::create::<Farm>))
+        .route(
+            "/farms/{id}",
+            get(targets::get::<Farm>).put(targets::replace::<Farm>).delete(targets::delete::<Farm>),
+        )
+        .route("/farms/{id}/hosts", post(targets::add_host))
+        .route("/farms/{id}/hosts/{host}", axum::routing::delete(targets::remove_host))
+        .route("/projects", get(targets::list::<Project>).post(targets::create::<Project>))
+        .route(
+            "/projects/{id}",
+            get(targets::get::<Project>)
+                .put(targets::replace::<Project>)
+                .delete(targets::delete::<Project>),
+        )
+        .route("/exporters", get(targets::list_exporters).post(targets::create::<Exporter>))
+        .route(
+            "/exporters/{id}",
+            get(targets::get::<Exporter>)
+                .put(targets::replace::<Exporter>)
+                .delete(targets::delete::<Exporter>),
+        )
+        .route("/targets", get(targets::render))
         .route("/deployments", post(deployments::start))
         .route("/deployments/{id}", get(deployments::get))
         .route("/openapi.json", get(openapi));

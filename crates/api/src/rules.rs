@@ -117,6 +117,8 @@ pub(crate) async fn delete(
 #[serde(deny_unknown_fields)]
 pub(crate) struct RenderQuery {
     datasource_id: Option<i64>,
+    /// The datasource by the shard's name.
+    shard: Option<String>,
     #[serde(default)]
     heal_only: bool,
     #[serde(default)]
@@ -129,7 +131,7 @@ pub(crate) async fn render_file(
     QueryParams(query): QueryParams<RenderQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let options = RenderOptions {
+    let mut options = RenderOptions {
         selection: Selection {
             datasources: query.datasource_id.into_iter().collect(),
             heal_only: query.heal_only,
@@ -138,7 +140,17 @@ pub(crate) async fn render_file(
         heal_label: state.config.heal_label.clone(),
     };
     let text = state
-        .store(move |store| {
+        .blocking(move |store| {
+            if let Some(name) = &query.shard {
+                let shard = store.find_shard(name)?.ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        format!("no shard named `{name}`"),
+                    )
+                    .with_field("shard", format!("no shard named `{name}`"))
+                })?;
+                options.selection.datasources.push(shard.id);
+            }
             let rules = store.list_rules(&RuleFilter::default())?;
             let groups = store.list_groups(Page::default())?;
             Ok(promrules_yaml::render(&rules, &groups, &options))

@@ -29,6 +29,7 @@ on_both_backends!(
     tokens_guard_mutations,
     health_and_metrics,
     deploy_through_the_api,
+    target_model_crud_and_file_sd,
 );
 
 fn disk_rule() -> Value {
@@ -477,6 +478,11 @@ async fn tokens_guard_mutations(app: TestApp) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(anonymous.get("/api/v1/rules").await.0, StatusCode::OK, "reads need no token");
     assert_eq!(app.rule_count(), 1);
+    // ...except the scrape inventory.
+    assert_eq!(anonymous.text("/api/v1/targets", None).await.0, StatusCode::UNAUTHORIZED);
+    let reader = app.client().with_token("first-token");
+    let (status, _, body) = reader.text("/api/v1/targets", None).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "[]\n"));
 }
 
 async fn health_and_metrics(app: TestApp) {
@@ -518,6 +524,19 @@ async fn openapi_lists_every_route_and_each_answers() {
         "/api/v1/rules.yml",
         "/api/v1/groups",
         "/api/v1/groups/{id}",
+        "/api/v1/shards",
+        "/api/v1/shards/{id}",
+        "/api/v1/services",
+        "/api/v1/services/{id}",
+        "/api/v1/farms",
+        "/api/v1/farms/{id}",
+        "/api/v1/farms/{id}/hosts",
+        "/api/v1/farms/{id}/hosts/{host}",
+        "/api/v1/projects",
+        "/api/v1/projects/{id}",
+        "/api/v1/exporters",
+        "/api/v1/exporters/{id}",
+        "/api/v1/targets",
         "/rules",
         "/healthz",
         "/metrics",
@@ -527,7 +546,7 @@ async fn openapi_lists_every_route_and_each_answers() {
             .get(route)
             .unwrap_or_else(|| panic!("`{route}` missing from the OpenAPI document"));
         for method in methods.as_object().unwrap().keys() {
-            let path = route.replace("{id}", "1");
+            let path = route.replace("{id}", "1").replace("{host}", "web01");
             let body = if matches!(method.as_str(), "post" | "put" | "patch") {
                 b"{}".to_vec()
             } else {
@@ -691,4 +710,144 @@ async fn auto_deploy_and_drift_check() {
     let repaired = promrules_api::check_drift(&state, true).await.unwrap();
     assert_eq!(repaired[0].outcome, promrules_deploy::Outcome::Deployed, "{}", repaired[0].message);
     assert_eq!(std::fs::read(sim.rule_file()).unwrap(), expected);
+}
+
+/// The target model over REST, then the rendered `file_sd` with filters and an ETag.
+async fn target_model_crud_and_file_sd(app: TestApp) {
+    let client = app.client();
+    for (path, body) in [
+        ("/api/v1/shards", json!({"name": "eu-shard"})),
+        ("/api/v1/shards", json!({"name": "us-shard"})),
+        ("/api/v1/services", json!({"name": "shop"})),
+        ("/api/v1/farms", json!({"name": "web-farm", "hosts": ["web02", "web01"]})),
+        ("/api/v1/farms", json!({"name": "us-farm", "source": "consul", "hosts": ["us01"]})),
+        (
+            "/api/v1/projects",
+            json!({"name": "web", "service": "shop", "shard": "eu-shard", "farm": "web-farm"}),
+        ),
+        (
+            "/api/v1/projects",
+            json!({"name": "us-web", "service": "shop", "shard": "us-shard", "farm": "us-farm"}),
+        ),
+        ("/api/v1/exporters", json!({"project": "web", "job": "node", "port": 9100})),
+        (
+            "/api/v1/exporters",
+            json!({"project": "web", "job": "probe", "port": 9115, "path": "/probe?module=http_2xx"}),
+        ),
+        (
+            "/api/v1/exporters",
+            json!({"project": "us-web", "job": "app", "port": 8000, "port_end": 8001}),
+        ),
+    ] {
+        let (status, created) = client.post(path, &body).await;
+        assert_eq!(status, StatusCode::CREATED, "{path}: {created}");
+        assert!(created["id"].is_i64() && created["created_at"].is_string(), "{created}");
+    }
+    let (status, shards) = client.get("/api/v1/shards").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shards["shards"][0]["name"], "eu-shard");
+    let (_, farms) = client.get("/api/v1/farms").await;
+    let web_farm =
+        farms["farms"].as_array().unwrap().iter().find(|f| f["name"] == "web-farm").unwrap();
+    assert_eq!(web_farm["hosts"], json!(["web01", "web02"]));
+    assert_eq!(web_farm["source"], "promgen", "Promgen's source by default");
+
+    let (status, _, text) = client.text("/api/v1/targets?shard=eu-shard", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let groups: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(groups.as_array().unwrap().len(), 2, "{text}");
+    assert_eq!(groups[0]["targets"], json!(["web01:9100", "web02:9100"]));
+    assert_eq!(groups[1]["labels"]["__param_module"], "http_2xx");
+    assert_eq!(groups[1]["labels"]["__metrics_path__"], "/probe");
+    let (_, _, us) = client.text("/api/v1/targets?shard=us-shard", None).await;
+    let us: Value = serde_json::from_str(&us).unwrap();
+    assert_eq!(us[0]["targets"], json!(["us01:8000", "us01:8001"]));
+    assert_eq!(us[0]["labels"]["__farm_source"], "consul");
+
+    // ETag: 304 until a host is added, then new content.
+    let (_, headers, _) = client.text("/api/v1/targets?shard=eu-shard", None).await;
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    assert_eq!(
+        client.text("/api/v1/targets?shard=eu-shard", Some(&etag)).await.0,
+        StatusCode::NOT_MODIFIED
+    );
+    let farm_id = web_farm["id"].as_i64().unwrap();
+    let (status, farm) =
+        client.post(&format!("/api/v1/farms/{farm_id}/hosts"), &json!({"name": "web03"})).await;
+    assert_eq!((status, farm["hosts"].as_array().unwrap().len()), (StatusCode::CREATED, 3));
+    let (status, _, text) = client.text("/api/v1/targets?shard=eu-shard", Some(&etag)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains("web03:9100"));
+    let (status, farm) =
+        client.send("DELETE", &format!("/api/v1/farms/{farm_id}/hosts/web03"), None).await;
+    assert_eq!((status, farm["hosts"].as_array().unwrap().len()), (StatusCode::OK, 2));
+    let (status, body) =
+        client.send("DELETE", &format!("/api/v1/farms/{farm_id}/hosts/web03"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["error"].as_str().unwrap().contains("no host `web03`"), "{body}");
+
+    // Bad input names the field; conflicts and refusals change nothing.
+    let before = client.text("/api/v1/targets", None).await.2;
+    let (status, body) = client
+        .post("/api/v1/exporters", &json!({"project": "web", "job": "x", "port": 70000}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["fields"]["port"].is_string(), "{body}");
+    let (status, body) = client
+        .post("/api/v1/projects", &json!({"name": "p2", "service": "shop", "shard": "nowhere"}))
+        .await;
+    assert_eq!(
+        (status, body["fields"]["shard"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("no shard named `nowhere`"))
+    );
+    let (status, body) = client.post("/api/v1/shards", &json!({"name": "bad/name"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["fields"]["name"].as_str().unwrap().contains("not a valid name"), "{body}");
+    let (status, _) = client.post("/api/v1/shards", &json!({"name": "eu-shard"})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let eu = shards["shards"][0]["id"].as_i64().unwrap();
+    let (status, body) = client.send("DELETE", &format!("/api/v1/shards/{eu}"), None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body["error"].as_str().unwrap().contains("used by projects web"), "{body}");
+    assert_eq!(client.text("/api/v1/targets", None).await.2, before);
+
+    // Rules select by the shard's name too.
+    client
+        .post(
+            "/api/v1/rules",
+            &json!({"name": "EuOnly", "expression": "up == 0", "datasource_id": eu}),
+        )
+        .await;
+    client
+        .post(
+            "/api/v1/rules",
+            &json!({"name": "Elsewhere", "expression": "up == 0", "datasource_id": eu + 100}),
+        )
+        .await;
+    let (status, _, rules) = client.text("/api/v1/rules.yml?shard=eu-shard", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(rules.contains("EuOnly") && !rules.contains("Elsewhere"), "{rules}");
+    let (status, _, body) = client.text("/api/v1/rules.yml?shard=nowhere", None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // Replace and delete.
+    let (_, exporters) = client.get("/api/v1/exporters?project=web").await;
+    let node = &exporters["exporters"][0];
+    assert_eq!(node["job"], "node");
+    let id = node["id"].as_i64().unwrap();
+    let (status, replaced) = client
+        .send(
+            "PUT",
+            &format!("/api/v1/exporters/{id}"),
+            Some(&json!({"project": "web", "job": "node", "port": 9100, "enabled": false})),
+        )
+        .await;
+    assert_eq!((status, replaced["enabled"].as_bool()), (StatusCode::OK, Some(false)));
+    let (_, _, text) = client.text("/api/v1/targets?project=web", None).await;
+    assert!(!text.contains(":9100"), "a disabled exporter is left out: {text}");
+    assert_eq!(
+        client.send("DELETE", &format!("/api/v1/exporters/{id}"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(client.get(&format!("/api/v1/exporters/{id}")).await.0, StatusCode::NOT_FOUND);
 }
