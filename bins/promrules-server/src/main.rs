@@ -83,7 +83,7 @@ struct DeployArgs {
     concurrency: usize,
 
     /// The label that routes heal-enabled alerts to am-executor, as NAME=VALUE
-    #[arg(long, default_value = "heal=true", value_parser = parse_heal_label)]
+    #[arg(long, default_value = "heal=true")]
     heal_label: HealLabel,
 }
 
@@ -110,7 +110,7 @@ struct ServeArgs {
     body_limit: usize,
 
     /// The label that routes heal-enabled alerts to am-executor, as NAME=VALUE
-    #[arg(long, default_value = "heal=true", value_parser = parse_heal_label)]
+    #[arg(long, default_value = "heal=true")]
     heal_label: HealLabel,
 
     /// Deploy to every stored host once rule changes have settled for this many seconds
@@ -145,7 +145,7 @@ struct RenderArgs {
     include_disabled: bool,
 
     /// The label that routes heal-enabled alerts to am-executor, as NAME=VALUE
-    #[arg(long, default_value = "heal=true", value_parser = parse_heal_label)]
+    #[arg(long, default_value = "heal=true")]
     heal_label: HealLabel,
 }
 
@@ -159,17 +159,8 @@ struct ImportArgs {
     datasource: Option<i64>,
 
     /// The label that marks heal-enabled alerts, as NAME=VALUE
-    #[arg(long, default_value = "heal=true", value_parser = parse_heal_label)]
+    #[arg(long, default_value = "heal=true")]
     heal_label: HealLabel,
-}
-
-fn parse_heal_label(text: &str) -> Result<HealLabel, String> {
-    match text.split_once('=') {
-        Some((name, value)) if !name.is_empty() && !value.is_empty() => {
-            Ok(HealLabel { name: name.to_owned(), value: value.to_owned() })
-        }
-        _ => Err(format!("`{text}` is not NAME=VALUE")),
-    }
 }
 
 fn main() -> ExitCode {
@@ -381,14 +372,5 @@ mod tests {
     #[test]
     fn verify_cli() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn heal_label_flag() {
-        assert_eq!(
-            parse_heal_label("route=exec"),
-            Ok(HealLabel { name: "route".into(), value: "exec".into() })
-        );
-        assert!(parse_heal_label("route").is_err());
     }
 }

@@ -6,6 +6,9 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+/// The `action` of a [`WriteError`] from the check of [`write_checked`].
+pub(crate) const CHECKING: &str = "checking the new file";
+
 /// What [`write_atomically`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
@@ -26,6 +29,18 @@ pub struct WriteError {
 /// Replaces `path` with `content` atomically and with permissions `mode` (for example
 /// 0o644), unless it already holds exactly `content`.
 pub fn write_atomically(path: &Path, content: &[u8], mode: u32) -> Result<Written, WriteError> {
+    write_checked(path, content, mode, |_| Ok(()))
+}
+
+/// Like [`write_atomically`], but runs `check` on the complete temp file (named
+/// `.NAME.XXXXXX.tmp`, in the same directory) before it replaces `path`; an `Err` from
+/// `check` leaves `path` as it was.
+pub fn write_checked(
+    path: &Path,
+    content: &[u8],
+    mode: u32,
+    check: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<Written, WriteError> {
     let error = |action| move |source| WriteError { path: path.to_owned(), action, source };
     if std::fs::read(path).is_ok_and(|existing| existing == content) {
         return Ok(Written::Unchanged);
@@ -42,6 +57,7 @@ pub fn write_atomically(path: &Path, content: &[u8], mode: u32) -> Result<Writte
         .set_permissions(std::fs::Permissions::from_mode(mode))
         .map_err(error("setting permissions"))?;
     temp.as_file().sync_all().map_err(error("syncing the temp file"))?;
+    check(temp.path()).map_err(error(CHECKING))?;
     temp.persist(path).map_err(|e| error("renaming the temp file into place")(e.error))?;
     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(error("syncing the directory"))?;
     Ok(Written::Replaced)

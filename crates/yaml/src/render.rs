@@ -21,6 +21,20 @@ impl Default for HealLabel {
     }
 }
 
+impl std::str::FromStr for HealLabel {
+    type Err = String;
+
+    /// `NAME=VALUE`, as the command lines take it.
+    fn from_str(text: &str) -> Result<HealLabel, String> {
+        match text.split_once('=') {
+            Some((name, value)) if !name.is_empty() && !value.is_empty() => {
+                Ok(HealLabel { name: name.to_owned(), value: value.to_owned() })
+            }
+            _ => Err(format!("`{text}` is not NAME=VALUE")),
+        }
+    }
+}
+
 /// Which stored rules go into a file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selection {
@@ -248,5 +262,20 @@ fn write_map(out: &mut String, key: &str, mut entries: Vec<(&str, &str)>) {
         out.push_str(": ");
         scalar(out, value, 8);
         out.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heal_label_from_name_equals_value() {
+        assert_eq!(
+            "route=exec".parse(),
+            Ok(HealLabel { name: "route".into(), value: "exec".into() })
+        );
+        assert!("route".parse::<HealLabel>().is_err());
+        assert!("=exec".parse::<HealLabel>().is_err());
     }
 }

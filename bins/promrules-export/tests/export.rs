@@ -1,0 +1,442 @@
+//! `promrules-export` as cron and sidecars run it: the real binary against a real
+//! Prometheus (with sshd, from the shared fleet fixture) on 127.0.0.71, a SQLite database,
+//! and an in-process promrules server for `--from`.
+//!
+//! The tests share one Prometheus, so they take turns through `prometheus()`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use promrules_model::{Exporter, Farm, Project, RuleSpec, Scheme, Service, Shard, Store};
+use serde_json::Value;
+use test_support::SimHost;
+
+/// The shared Prometheus, whose file_sd reads `targets_file()` and keeps shard `eu`.
+fn prometheus() -> MutexGuard<'static, SimHost> {
+    static HOST: OnceLock<Mutex<SimHost>> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let config = format!(
+            "scrape_configs:\n- job_name: promrules\n  file_sd_configs:\n  - files: ['{}']\n    refresh_interval: 1s\n  relabel_configs:\n  - source_labels: [__shard]\n    regex: eu\n    action: keep\n",
+            targets_file().display()
+        );
+        Mutex::new(SimHost::start(61, &config))
+    })
+    .lock()
+    .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn targets_file() -> &'static Path {
+    static FILE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, file) = FILE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("targets.json");
+        (dir, file)
+    });
+    file
+}
+
+fn export(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_promrules-export"))
+        .args(args)
+        .env("RUST_LOG", "debug")
+        .env_remove("PROMRULES_DATABASE")
+        .env_remove("PROMRULES_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A long-running `promrules-export`, killed when dropped; its log goes to a file.
+struct Running {
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl Running {
+    fn start(args: &[&str], log: PathBuf) -> Running {
+        let child = Command::new(env!("CARGO_BIN_EXE_promrules-export"))
+            .args(args)
+            .env("RUST_LOG", "debug")
+            .stdin(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Running { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `prometheus_config_last_reload_success_timestamp_seconds`.
+fn last_reload(host: &SimHost) -> f64 {
+    let text = ureq::get(&format!("{}/metrics", host.prometheus_url()))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("prometheus_config_last_reload_success_timestamp_seconds "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("reload timestamp metric")
+}
+
+fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A SQLite database holding two projects on shards `eu` and `us`.
+fn database(dir: &Path) -> (Store, String) {
+    let url = dir.join("promrules.db").display().to_string();
+    let store = Store::open(&url).unwrap();
+    for shard in ["eu", "us"] {
+        store.create_shard(&Shard { name: shard.into() }).unwrap();
+    }
+    store.create_service(&Service { name: "shop".into() }).unwrap();
+    let farm = |name: &str, hosts: &[&str]| Farm {
+        name: name.into(),
+        source: "promgen".into(),
+        hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+    };
+    store.create_farm(&farm("eu-web", &["127.0.0.1", "127.0.0.2"])).unwrap();
+    store.create_farm(&farm("us-web", &["127.0.0.3"])).unwrap();
+    for (name, shard) in [("web", "eu"), ("us-web", "us")] {
+        let project = Project {
+            name: name.into(),
+            service: "shop".into(),
+            shard: shard.into(),
+            farm: Some(if shard == "eu" { "eu-web" } else { "us-web" }.into()),
+        };
+        store.create_project(&project).unwrap();
+        store
+            .create_exporter(&Exporter {
+                project: name.into(),
+                job: "node".into(),
+                port: 9100,
+                port_end: None,
+                path: Some("/metrics?format=text".into()),
+                scheme: Scheme::Http,
+                enabled: true,
+                labels: Default::default(),
+                scrape_interval: None,
+                scrape_timeout: None,
+            })
+            .unwrap();
+    }
+    (store, url)
+}
+
+/// Prometheus's active targets of our job: (address, labels).
+fn active_targets(host: &SimHost) -> Vec<(String, Value)> {
+    let url = format!("{}/api/v1/targets?state=active", host.prometheus_url());
+    let body: Value = ureq::get(&url).call().unwrap().body_mut().read_json().unwrap();
+    let mut targets: Vec<(String, Value)> = body["data"]["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["scrapePool"] == "promrules")
+        .map(|t| (t["labels"]["instance"].as_str().unwrap().to_owned(), t["labels"].clone()))
+        .collect();
+    targets.sort_by(|a, b| a.0.cmp(&b.0));
+    targets
+}
+
+#[test]
+fn watch_writes_and_reloads_only_on_change_and_prometheus_scrapes_the_file() {
+    let host = prometheus();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, url) = database(dir.path());
+    let out = targets_file().display().to_string();
+    let _ = std::fs::remove_file(targets_file());
+    let before = last_reload(&host);
+    let running = Running::start(
+        &[
+            "targets",
+            &out,
+            "--database",
+            &url,
+            "--reload",
+            &host.prometheus_url(),
+            "--watch",
+            "500ms",
+            "--mode",
+            "640",
+        ],
+        dir.path().join("export.log"),
+    );
+
+    // The first round writes and reloads.
+    let first = eventually("the first reload", || {
+        (last_reload(&host) > before).then(|| last_reload(&host))
+    });
+    let text = std::fs::read_to_string(targets_file()).unwrap();
+    let groups: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(groups.as_array().unwrap().len(), 2, "every shard without --shard: {text}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(targets_file()).unwrap().permissions().mode() & 0o777, 0o640);
+
+    // Prometheus keeps shard eu's targets, with the query string as a parameter.
+    let targets = eventually("Prometheus to load the targets", || {
+        let targets = active_targets(&host);
+        (targets.len() == 2).then_some(targets)
+    });
+    let addresses: Vec<&str> = targets.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(addresses, ["127.0.0.1:9100", "127.0.0.2:9100"]);
+    assert_eq!(targets[0].1["project"], "web");
+    assert_eq!(targets[0].1["service"], "shop");
+    assert_eq!(targets[0].1["job"], "node");
+    let pool = ureq::get(&format!("{}/api/v1/targets?state=active", host.prometheus_url()))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json::<Value>()
+        .unwrap();
+    let scrape_url = pool["data"]["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["scrapePool"] == "promrules")
+        .unwrap()["scrapeUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(scrape_url.ends_with("/metrics?format=text"), "{scrape_url}");
+
+    // Several unchanged rounds: no write, no reload.
+    let modified = std::fs::metadata(targets_file()).unwrap().modified().unwrap();
+    std::thread::sleep(Duration::from_millis(2_000));
+    assert_eq!(last_reload(&host), first, "no reload without a change");
+    assert_eq!(std::fs::metadata(targets_file()).unwrap().modified().unwrap(), modified);
+    assert!(running.log().matches("is unchanged").count() >= 2, "{}", running.log());
+
+    // A change is written and reloaded once.
+    let farm = store.list_farms().unwrap().into_iter().find(|f| f.spec.name == "eu-web").unwrap();
+    store.add_farm_host(farm.id, "127.0.0.4").unwrap();
+    let second = eventually("the reload after the change", || {
+        (last_reload(&host) > first).then(|| last_reload(&host))
+    });
+    assert!(std::fs::read_to_string(targets_file()).unwrap().contains("127.0.0.4:9100"));
+    eventually("Prometheus to see the new host", || {
+        (active_targets(&host).len() == 3).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert_eq!(last_reload(&host), second, "one reload per change");
+    assert_eq!(running.log().matches("reloaded it").count(), 2, "{}", running.log());
+}
+
+#[test]
+fn a_rule_file_whose_reload_fails_is_rolled_back() {
+    let host = prometheus();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, url) = database(dir.path());
+    let eu = store.find_shard("eu").unwrap().unwrap();
+    store
+        .create_rule(&RuleSpec {
+            name: Some("ExportedRule".into()),
+            datasource_id: Some(eu.id),
+            ..RuleSpec::alert("up == 0")
+        })
+        .unwrap();
+    store
+        .create_rule(&RuleSpec {
+            name: Some("OtherShard".into()),
+            datasource_id: Some(eu.id + 1),
+            ..RuleSpec::alert("up == 0")
+        })
+        .unwrap();
+    let rule_file = host.rule_file().display().to_string();
+    let reload = host.prometheus_url();
+    let args = ["rules", &rule_file, "--database", &url, "--shard", "eu", "--reload", &reload];
+
+    let output = export(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    eventually("the rule to load", || (host.loaded_rules() == ["ExportedRule"]).then_some(()));
+    let good = std::fs::read(host.rule_file()).unwrap();
+
+    // PromQL is fine, but the Go template is not: the model accepts it, Prometheus does not.
+    store
+        .create_rule(&RuleSpec {
+            name: Some("BrokenTemplate".into()),
+            summary: "{{ $labels.instance ".into(),
+            datasource_id: Some(eu.id),
+            ..RuleSpec::alert("up == 1")
+        })
+        .unwrap();
+
+    // With promtool (from PATH), the bad file never replaces the good one.
+    let reloaded = last_reload(&host);
+    let output = export(&args);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("promtool check rules rejected it"), "{}", stderr(&output));
+    assert_eq!(std::fs::read(host.rule_file()).unwrap(), good);
+    assert_eq!(last_reload(&host), reloaded, "nothing to reload");
+
+    // Without promtool, Prometheus rejects the reload and the previous file comes back.
+    let mut unchecked = args.to_vec();
+    unchecked.push("--no-promtool");
+    let output = export(&unchecked);
+    assert!(!output.status.success(), "a failed reload fails the run");
+    let message = stderr(&output);
+    assert!(
+        message.contains("POST /-/reload answered 500")
+            && message.contains("restored the previous"),
+        "{message}"
+    );
+    assert_eq!(std::fs::read(host.rule_file()).unwrap(), good, "byte for byte");
+    assert!(last_reload(&host) > reloaded, "reloaded again with the restored file");
+    assert_eq!(host.loaded_rules(), ["ExportedRule"]);
+
+    // Put the managed file back for the other tests.
+    std::fs::write(host.rule_file(), "groups: []\n").unwrap();
+}
+
+#[test]
+fn pull_from_the_server_needs_the_token_and_matches_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = database(dir.path());
+    let config = promrules_api::Config { tokens: vec!["s3cret".into()], ..Default::default() };
+    let app = promrules_api::router(promrules_api::AppState::new(store, config));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    runtime.spawn(async move { axum::serve(listener, app).await });
+
+    let out = dir.path().join("targets.json");
+    let out_arg = out.display().to_string();
+    let output = export(&["targets", &out_arg, "--from", &base, "--shard", "us"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("401"), "{}", stderr(&output));
+    assert!(!out.exists(), "nothing written on failure");
+
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "s3cret\n").unwrap();
+    let token_arg = token_file.display().to_string();
+    let output = export(&[
+        "targets",
+        &out_arg,
+        "--from",
+        &base,
+        "--token-file",
+        &token_arg,
+        "--shard",
+        "us",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let expected = ureq::get(&format!("{base}/api/v1/targets?shard=us"))
+        .header("Authorization", "Bearer s3cret")
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), expected);
+    assert!(expected.contains("127.0.0.3:9100") && !expected.contains("127.0.0.1:"));
+
+    let rules = dir.path().join("rules.yml");
+    let rules_arg = rules.display().to_string();
+    let output = export(&["rules", &rules_arg, "--from", &base, "--shard", "nowhere"]);
+    assert!(stderr(&output).contains("no shard named `nowhere`"), "{}", stderr(&output));
+    let output = export(&["rules", &rules_arg, "--from", &base, "--shard", "eu"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(&rules).unwrap(), "groups: []\n");
+}
+
+#[test]
+fn a_missing_database_is_an_error_not_an_empty_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("targets.json");
+    std::fs::write(&out, "[]\n").unwrap();
+    let missing = dir.path().join("nope.db").display().to_string();
+    let output = export(&["targets", &out.display().to_string(), "--database", &missing]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("does not exist"), "{}", stderr(&output));
+    assert!(!dir.path().join("nope.db").exists());
+    let output = export(&["targets", &out.display().to_string()]);
+    assert_eq!(output.status.code(), Some(2), "--database or --from is required");
+}
+
+/// Lays out `dir` as Kubernetes mounts a ConfigMap, with `content` as `promrules.yml`.
+fn configmap_swap(dir: &Path, version: u32, content: &str) {
+    let data = dir.join(format!("..v{version}"));
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("promrules.yml"), content).unwrap();
+    std::os::unix::fs::symlink(format!("..v{version}"), dir.join("..data_tmp")).unwrap();
+    std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    let link = dir.join("promrules.yml");
+    if std::fs::symlink_metadata(&link).is_ok_and(|m| !m.file_type().is_symlink()) {
+        std::fs::remove_file(&link).unwrap();
+    }
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::os::unix::fs::symlink("..data/promrules.yml", &link).unwrap();
+    }
+}
+
+#[test]
+fn reload_on_change_follows_a_configmap_swap() {
+    let host = prometheus();
+    let rules_dir = host.rule_file().parent().unwrap().to_owned();
+    let rule = |name: &str| {
+        format!("groups:\n- name: sidecar\n  rules:\n  - alert: {name}\n    expr: up == 0\n")
+    };
+    configmap_swap(&rules_dir, 1, "groups: []\n");
+    let log_dir = tempfile::tempdir().unwrap();
+    let running = Running::start(
+        &[
+            "reload-on-change",
+            &rules_dir.display().to_string(),
+            "--reload",
+            &host.prometheus_url(),
+            "--debounce",
+            "200ms",
+        ],
+        log_dir.path().join("watch.log"),
+    );
+    eventually("the watch to start", || running.log().contains("watching").then_some(()));
+    let before = last_reload(&host);
+
+    configmap_swap(&rules_dir, 2, &rule("FromConfigMap"));
+    eventually("the new rule to load", || (host.loaded_rules() == ["FromConfigMap"]).then_some(()));
+    let reloaded = last_reload(&host);
+    assert!(reloaded > before);
+
+    // Same content under a new version, and a hidden temp file: no reload.
+    configmap_swap(&rules_dir, 3, &rule("FromConfigMap"));
+    std::fs::write(rules_dir.join(".promrules.yml.swp"), "junk").unwrap();
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert_eq!(last_reload(&host), reloaded, "{}", running.log());
+    assert!(running.log().contains("not in content"), "{}", running.log());
+
+    // Back to a plain file for the other tests.
+    drop(running);
+    for entry in std::fs::read_dir(&rules_dir).unwrap() {
+        let path = entry.unwrap().path();
+        if std::fs::symlink_metadata(&path).unwrap().is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    std::fs::write(host.rule_file(), "groups: []\n").unwrap();
+}

@@ -1,0 +1,57 @@
+//! The errors of exporting a file and reloading Prometheus.
+
+use std::path::PathBuf;
+
+use crate::WriteError;
+
+/// Everything that can stop an export round; in each case the file on disk is either the
+/// old one or the new, complete one, and the message says which.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Reading the model from the database failed.
+    #[error("reading the database: {0}")]
+    Store(#[from] promrules_model::Error),
+
+    /// Fetching from the promrules server failed.
+    #[error("fetching `{url}`: {problem}")]
+    Fetch { url: String, problem: String },
+
+    /// `--shard` names no stored shard.
+    #[error("no shard named `{0}`")]
+    UnknownShard(String),
+
+    /// The current file could not be read (to compare, or to keep for a rollback).
+    #[error("reading `{}`: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The new file could not be written or was rejected by its check; the old one stays.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+
+    /// Prometheus did not reload, or the metrics do not show a successful reload.
+    #[error("reloading Prometheus at `{url}`: {problem}")]
+    Reload { url: String, problem: String },
+
+    /// A rule file's reload failed and the previous file was put back (then reloaded).
+    #[error(
+        "{reload}; {}",
+        match restore_problem {
+            None => format!("restored the previous `{}` and reloaded it", path.display()),
+            Some(problem) => format!("restoring the previous `{}` failed too: {problem}", path.display()),
+        }
+    )]
+    RolledBack {
+        path: PathBuf,
+        reload: Box<ExportError>,
+        /// Why restoring or the second reload failed, if it did.
+        restore_problem: Option<String>,
+    },
+
+    /// Watching a directory failed.
+    #[error("watching `{}`: {problem}", path.display())]
+    Watch { path: PathBuf, problem: String },
+}

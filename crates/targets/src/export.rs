@@ -1,0 +1,253 @@
+//! The export job behind `promrules-export targets|rules`: read from the database or a
+//! server, write the file atomically when it changed, reload Prometheus and verify, and for
+//! a rule file roll back when the reload fails.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use promrules_model::{Page, RuleFilter, Store};
+use promrules_yaml::{HealLabel, RenderOptions, Selection};
+use sha2::{Digest, Sha256};
+
+use crate::write::CHECKING;
+use crate::{ExportError, Filter, Prometheus, Written, file_sd, to_json, write_checked};
+
+/// Which file to export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum What {
+    /// The `file_sd` target file.
+    Targets(Filter),
+    /// The rule file: the rules of shard `shard` (plus rules without a datasource), or all.
+    Rules { shard: Option<String>, heal_label: HealLabel },
+}
+
+/// Where the model comes from.
+#[derive(Debug)]
+pub enum Source {
+    /// The database itself (`--database URL`).
+    Database(Store),
+    /// A promrules server (`--from URL`), with an optional bearer token.
+    Server(Server),
+}
+
+/// A promrules server's export endpoints, with `ETag` revalidation: polling an unchanged
+/// file costs a 304.
+#[derive(Debug)]
+pub struct Server {
+    agent: ureq::Agent,
+    base: String,
+    token: Option<String>,
+    /// The last answer per URL: its `ETag` and body.
+    cache: HashMap<String, (String, Vec<u8>)>,
+}
+
+impl Server {
+    pub fn new(url: &str, token: Option<String>) -> Server {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(60)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Server { agent, base: url.trim_end_matches('/').to_owned(), token, cache: HashMap::new() }
+    }
+
+    fn fetch(&mut self, path: &str, query: &[(&str, &str)]) -> Result<Vec<u8>, ExportError> {
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(query.iter().filter(|(_, value)| !value.is_empty()))
+            .finish();
+        let url = if query.is_empty() {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}{path}?{query}", self.base)
+        };
+        let failed = |problem: String| ExportError::Fetch { url: url.clone(), problem };
+        let mut request = self.agent.get(&url);
+        if let Some(token) = &self.token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        if let Some((etag, _)) = self.cache.get(&url) {
+            request = request.header("If-None-Match", etag);
+        }
+        let mut response = request.call().map_err(|e| failed(e.to_string()))?;
+        let status = response.status();
+        if status == 304
+            && let Some((_, body)) = self.cache.get(&url)
+        {
+            return Ok(body.clone());
+        }
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(1024 * 1024 * 1024)
+            .read_to_vec()
+            .map_err(|e| failed(e.to_string()))?;
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&body);
+            return Err(failed(format!("answered {status}: {}", text.trim())));
+        }
+        if let Some(etag) = response.headers().get("etag").and_then(|v| v.to_str().ok()) {
+            self.cache.insert(url.clone(), (etag.to_owned(), body.clone()));
+        }
+        Ok(body)
+    }
+}
+
+impl Source {
+    /// The file's content now.
+    pub fn fetch(&mut self, what: &What) -> Result<Vec<u8>, ExportError> {
+        match (self, what) {
+            (Source::Database(store), What::Targets(filter)) => {
+                Ok(to_json(&file_sd(&store.load_targets()?, filter)).into_bytes())
+            }
+            (Source::Database(store), What::Rules { shard, heal_label }) => {
+                let mut selection = Selection::default();
+                if let Some(name) = shard {
+                    let shard = store
+                        .find_shard(name)?
+                        .ok_or_else(|| ExportError::UnknownShard(name.clone()))?;
+                    selection.datasources.push(shard.id);
+                }
+                let options = RenderOptions { selection, heal_label: heal_label.clone() };
+                let rules = store.list_rules(&RuleFilter::default())?;
+                let groups = store.list_groups(Page::default())?;
+                Ok(promrules_yaml::render(&rules, &groups, &options).into_bytes())
+            }
+            (Source::Server(server), What::Targets(filter)) => server.fetch(
+                "/api/v1/targets",
+                &[
+                    ("shard", filter.shard.as_deref().unwrap_or_default()),
+                    ("service", filter.service.as_deref().unwrap_or_default()),
+                    ("project", filter.project.as_deref().unwrap_or_default()),
+                ],
+            ),
+            // The server renders with its own heal label, as it does for deploys.
+            (Source::Server(server), What::Rules { shard, .. }) => server
+                .fetch("/api/v1/rules.yml", &[("shard", shard.as_deref().unwrap_or_default())]),
+        }
+    }
+}
+
+/// What one round of an [`Export`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The file already held this content; nothing was written or reloaded.
+    Unchanged,
+    /// The file was replaced (no reload configured).
+    Written,
+    /// The file was replaced and Prometheus reloaded it.
+    Reloaded,
+    /// This content failed to reload before and was rolled back; it is not tried again
+    /// until the content changes.
+    KnownBad,
+}
+
+/// One export target file and how to put it in place.
+#[derive(Debug)]
+pub struct Export {
+    pub source: Source,
+    pub what: What,
+    pub out: PathBuf,
+    /// The file's permissions, such as 0o644.
+    pub mode: u32,
+    /// Reload and verify this Prometheus after each change.
+    pub reload: Option<Prometheus>,
+    /// `promtool`, to check a rule file before it replaces the old one.
+    pub promtool: Option<PathBuf>,
+    /// The digest of content whose reload failed (and was rolled back).
+    failed: Option<Vec<u8>>,
+}
+
+impl Export {
+    pub fn new(source: Source, what: What, out: PathBuf) -> Export {
+        Export { source, what, out, mode: 0o644, reload: None, promtool: None, failed: None }
+    }
+
+    /// Fetches, writes when changed, reloads and verifies; a rule file whose reload fails
+    /// is replaced by the previous one (or removed, if there was none) and Prometheus is
+    /// reloaded again.
+    pub fn run_once(&mut self) -> Result<Outcome, ExportError> {
+        let content = self.source.fetch(&self.what)?;
+        let digest = Sha256::digest(&content).to_vec();
+        let previous = match std::fs::read(&self.out) {
+            Ok(previous) => Some(previous),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => return Err(ExportError::Read { path: self.out.clone(), source }),
+        };
+        if previous.as_deref() == Some(&content[..]) {
+            self.failed = None;
+            return Ok(Outcome::Unchanged);
+        }
+        if self.failed.as_ref() == Some(&digest) {
+            return Ok(Outcome::KnownBad);
+        }
+        let is_rules = matches!(self.what, What::Rules { .. });
+        let promtool = self.promtool.as_deref().filter(|_| is_rules);
+        let written = write_checked(&self.out, &content, self.mode, |temp| match promtool {
+            Some(promtool) => check_rules(promtool, temp),
+            None => Ok(()),
+        });
+        match written {
+            Ok(written) => debug_assert_eq!(written, Written::Replaced),
+            Err(error) => {
+                if error.action == CHECKING {
+                    // Rejected content is not retried until it changes.
+                    self.failed = Some(digest);
+                }
+                return Err(error.into());
+            }
+        }
+        let Some(prometheus) = &self.reload else { return Ok(Outcome::Written) };
+        let Err(error) = prometheus.reload() else {
+            self.failed = None;
+            return Ok(Outcome::Reloaded);
+        };
+        if !is_rules {
+            return Err(error);
+        }
+        // Prometheus keeps the old rules in memory after a failed reload, but the bad file
+        // would break its next start: put the previous one back.
+        self.failed = Some(digest);
+        let restored = match &previous {
+            Some(previous) => write_checked(&self.out, previous, self.mode, |_| Ok(())).map(drop),
+            None => std::fs::remove_file(&self.out).map_err(|source| crate::WriteError {
+                path: self.out.clone(),
+                action: "removing the new file",
+                source,
+            }),
+        };
+        let second = match restored {
+            Ok(()) => prometheus.reload().err().map(|e| e.to_string()),
+            Err(error) => Some(error.to_string()),
+        };
+        Err(ExportError::RolledBack {
+            path: self.out.clone(),
+            reload: Box::new(error),
+            restore_problem: second,
+        })
+    }
+}
+
+/// `promtool check rules FILE`; its complaint becomes the error.
+fn check_rules(promtool: &Path, file: &Path) -> std::io::Result<()> {
+    let output = std::process::Command::new(promtool)
+        .args(["check", "rules"])
+        .arg(file)
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let mut message = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+    if message.is_empty() {
+        message = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    }
+    Err(std::io::Error::other(format!("promtool check rules rejected it: {message}")))
+}
+
+/// `promtool` from `PATH`, if there is one.
+pub fn find_promtool() -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path).map(|dir| dir.join("promtool")).find(|p| p.is_file())
+    })
+}

@@ -1,0 +1,137 @@
+//! Reload Prometheus when a directory's content really changes: the config-reloader
+//! sidecar, without polling.
+//!
+//! Something else updates the directory: a Kubernetes ConfigMap mount (which writes a new
+//! hidden `..2026_…` directory and swaps the `..data` symlink to it), a git checkout, an
+//! rsync target. inotify (through `notify`) reports every step of such an update, so events
+//! only wake the watcher; it waits until the directory has been quiet for the debounce
+//! period, then compares a digest of the **visible** content with the last one and reloads
+//! only when it differs. Visible means what Prometheus reads: entries not starting with `.`,
+//! symlinks followed (so `rules.yml -> ..data/rules.yml` counts by its target's content, and
+//! the hidden timestamped directories and editors' or rsync's temp files do not).
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+use sha2::{Digest, Sha256};
+
+use crate::{ExportError, Prometheus};
+
+/// A digest of the visible files under `dir`: relative paths and contents, in name order.
+pub fn content_digest(dir: &Path) -> std::io::Result<Vec<u8>> {
+    fn walk(dir: &Path, relative: &Path, hasher: &mut Sha256) -> std::io::Result<()> {
+        let mut names: Vec<_> = std::fs::read_dir(dir)?
+            .map(|entry| entry.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()?;
+        names.sort();
+        for name in names.into_iter().filter(|n| !n.to_string_lossy().starts_with('.')) {
+            let path = dir.join(&name);
+            let relative = relative.join(&name);
+            // `metadata` follows symlinks; a dangling one (mid-swap) counts as absent.
+            let Ok(metadata) = std::fs::metadata(&path) else { continue };
+            if metadata.is_dir() {
+                walk(&path, &relative, hasher)?;
+            } else if metadata.is_file() {
+                let content = match std::fs::read(&path) {
+                    Ok(content) => content,
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(error) => return Err(error),
+                };
+                hasher.update(relative.to_string_lossy().as_bytes());
+                hasher.update([0]);
+                hasher.update((content.len() as u64).to_le_bytes());
+                hasher.update(&content);
+            }
+        }
+        Ok(())
+    }
+    let mut hasher = Sha256::new();
+    walk(dir, Path::new(""), &mut hasher)?;
+    Ok(hasher.finalize().to_vec())
+}
+
+/// Watches `dir` and reloads `prometheus` after each real change, once the directory has
+/// been quiet for `debounce`. Runs until the watch itself fails; a failed reload is logged
+/// and the next change is tried again.
+pub fn reload_on_change(
+    dir: &Path,
+    prometheus: &Prometheus,
+    debounce: Duration,
+) -> Result<(), ExportError> {
+    let watch_error = |problem: String| ExportError::Watch { path: dir.to_path_buf(), problem };
+    let (sender, events) = mpsc::channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // The receiver only goes away when the watch ends.
+        let _ = sender.send(event);
+    })
+    .map_err(|e| watch_error(e.to_string()))?;
+    watcher.watch(dir, RecursiveMode::Recursive).map_err(|e| watch_error(e.to_string()))?;
+    let digest = |dir: &Path| content_digest(dir).map_err(|e| watch_error(e.to_string()));
+    let mut last = digest(dir)?;
+    log::info!("watching `{}`; reloading {} on changes", dir.display(), prometheus.url());
+    loop {
+        match events.recv() {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => log::warn!("watch of `{}`: {error}", dir.display()),
+            Err(mpsc::RecvError) => return Err(watch_error("the watcher stopped".into())),
+        }
+        // Wait out the rest of the update.
+        while events.recv_timeout(debounce).is_ok() {}
+        let now = digest(dir)?;
+        if now == last {
+            log::debug!("`{}` changed on disk but not in content", dir.display());
+            continue;
+        }
+        last = now;
+        match prometheus.reload() {
+            Ok(()) => log::info!("`{}` changed; reloaded {}", dir.display(), prometheus.url()),
+            Err(error) => log::error!("`{}` changed; {error}", dir.display()),
+        }
+    }
+}
+
+/// The directory a `reload-on-change` run watches, checked to exist.
+pub fn watched_dir(dir: &Path) -> Result<PathBuf, ExportError> {
+    match std::fs::metadata(dir) {
+        Ok(metadata) if metadata.is_dir() => Ok(dir.to_path_buf()),
+        Ok(_) => Err(ExportError::Watch {
+            path: dir.to_path_buf(),
+            problem: "is not a directory".into(),
+        }),
+        Err(error) => {
+            Err(ExportError::Watch { path: dir.to_path_buf(), problem: error.to_string() })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_sees_visible_content_through_symlinks_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        // A ConfigMap mount: ..2026_1/rules.yml, ..data -> ..2026_1, rules.yml -> ..data/rules.yml
+        std::fs::create_dir(root.join("..2026_1")).unwrap();
+        std::fs::write(root.join("..2026_1/rules.yml"), "groups: []\n").unwrap();
+        std::os::unix::fs::symlink("..2026_1", root.join("..data")).unwrap();
+        std::os::unix::fs::symlink("..data/rules.yml", root.join("rules.yml")).unwrap();
+        let first = content_digest(root).unwrap();
+
+        // A swap to identical content, and a hidden temp file, change nothing.
+        std::fs::create_dir(root.join("..2026_2")).unwrap();
+        std::fs::write(root.join("..2026_2/rules.yml"), "groups: []\n").unwrap();
+        std::os::unix::fs::symlink("..2026_2", root.join("..data_tmp")).unwrap();
+        std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
+        std::fs::write(root.join(".rules.yml.swp"), "junk").unwrap();
+        assert_eq!(content_digest(root).unwrap(), first);
+
+        // New content does.
+        std::fs::write(root.join("..2026_2/rules.yml"), "groups: [{name: a, rules: []}]\n")
+            .unwrap();
+        assert_ne!(content_digest(root).unwrap(), first);
+    }
+}

@@ -1,0 +1,120 @@
+//! Reloading a local Prometheus and proving that the reload worked.
+//!
+//! `POST /-/reload` answers when the reload is done, but a client cannot tell from a 200
+//! alone that the configuration it meant is the one loaded (a proxy, a second instance).
+//! So [`Prometheus::reload`] reads the reload metrics before and after:
+//! `prometheus_config_last_reload_successful` must be 1 and
+//! `prometheus_config_last_reload_success_timestamp_seconds` (a float with sub-second
+//! precision, set on success only) must have moved.
+
+use std::time::Duration;
+
+use crate::ExportError;
+
+/// A Prometheus server's lifecycle and metrics endpoints.
+#[derive(Debug, Clone)]
+pub struct Prometheus {
+    agent: ureq::Agent,
+    base: String,
+}
+
+/// What the reload metrics say.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ReloadMetrics {
+    successful: bool,
+    success_timestamp: f64,
+}
+
+impl Prometheus {
+    /// A Prometheus at `url`: its base URL (`http://127.0.0.1:9090`, with any route
+    /// prefix), or the reload URL itself (`…/-/reload`).
+    pub fn new(url: &str) -> Prometheus {
+        let base = url.trim_end_matches('/');
+        let base = base.strip_suffix("/-/reload").unwrap_or(base);
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(120)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Prometheus { agent, base: base.to_owned() }
+    }
+
+    /// The base URL.
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    /// Reloads the configuration and checks that this reload succeeded.
+    pub fn reload(&self) -> Result<(), ExportError> {
+        let failed = |problem: String| ExportError::Reload { url: self.base.clone(), problem };
+        let before = self.reload_metrics().map_err(failed)?;
+        let mut response = self
+            .agent
+            .post(format!("{}/-/reload", self.base))
+            .send_empty()
+            .map_err(|e| failed(format!("POST /-/reload: {e}")))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.body_mut().read_to_string().unwrap_or_default();
+            let hint =
+                if status == 403 { " (start Prometheus with --web.enable-lifecycle)" } else { "" };
+            return Err(failed(format!("POST /-/reload answered {status}: {}{hint}", body.trim())));
+        }
+        let after = self.reload_metrics().map_err(failed)?;
+        if !after.successful {
+            return Err(failed("prometheus_config_last_reload_successful is 0".into()));
+        }
+        if after.success_timestamp <= before.success_timestamp {
+            return Err(failed(
+                "prometheus_config_last_reload_success_timestamp_seconds did not move".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn reload_metrics(&self) -> Result<ReloadMetrics, String> {
+        let mut response = self
+            .agent
+            .get(format!("{}/metrics", self.base))
+            .call()
+            .map_err(|e| format!("GET /metrics: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("GET /metrics answered {}", response.status()));
+        }
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|e| format!("GET /metrics: {e}"))?;
+        let value = |name: &str| {
+            text.lines()
+                .filter_map(|line| line.strip_prefix(name))
+                .find(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+                .and_then(|rest| rest.rsplit(' ').next())
+                .and_then(|value| value.trim().parse::<f64>().ok())
+                .ok_or_else(|| format!("/metrics has no `{name}`; is this Prometheus?"))
+        };
+        Ok(ReloadMetrics {
+            successful: value("prometheus_config_last_reload_successful")? == 1.0,
+            success_timestamp: value("prometheus_config_last_reload_success_timestamp_seconds")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reload_url_or_base_url() {
+        assert_eq!(
+            Prometheus::new("http://127.0.0.1:9090/-/reload").url(),
+            "http://127.0.0.1:9090"
+        );
+        assert_eq!(
+            Prometheus::new("http://127.0.0.1:9090/prom/").url(),
+            "http://127.0.0.1:9090/prom"
+        );
+    }
+}
