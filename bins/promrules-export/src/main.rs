@@ -96,6 +96,10 @@ struct FileArgs {
     #[arg(long, conflicts_with = "token", requires = "from")]
     token_file: Option<PathBuf>,
 
+    /// Trust only the PEM certificates in this file for an https --from (an internal CA)
+    #[arg(long, requires = "from")]
+    ca_file: Option<PathBuf>,
+
     /// Only this shard's targets, or its rules plus rules without a datasource
     #[arg(long)]
     shard: Option<String>,
@@ -199,7 +203,7 @@ fn source(file: &FileArgs) -> anyhow::Result<Source> {
             ),
             None => file.token.clone(),
         };
-        return Ok(Source::Server(Server::new(url, token)));
+        return Ok(Source::Server(Server::new(url, token, file.ca_file.as_deref())?));
     }
     let url = file.database.as_deref().unwrap_or_default();
     // Opening a SQLite path that does not exist would create an empty database and export

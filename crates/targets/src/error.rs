@@ -16,6 +16,10 @@ pub enum ExportError {
     #[error("fetching `{url}`: {problem}")]
     Fetch { url: String, problem: String },
 
+    /// The CA file for the server's certificate is unreadable or holds no certificate.
+    #[error("CA file `{}`: {problem}", path.display())]
+    CaFile { path: PathBuf, problem: String },
+
     /// `--shard` names no stored shard.
     #[error("no shard named `{0}`")]
     UnknownShard(String),

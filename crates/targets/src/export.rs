@@ -43,13 +43,38 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn new(url: &str, token: Option<String>) -> Server {
-        let agent = ureq::Agent::config_builder()
+    /// The server at `url`; over https, its certificate is checked against the public
+    /// roots, or only against the PEM certificates of `ca_file` when given (an internal CA).
+    pub fn new(
+        url: &str,
+        token: Option<String>,
+        ca_file: Option<&Path>,
+    ) -> Result<Server, ExportError> {
+        let mut config = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(60)))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        Server { agent, base: url.trim_end_matches('/').to_owned(), token, cache: HashMap::new() }
+            .http_status_as_error(false);
+        if let Some(path) = ca_file {
+            let ca_error = |problem: String| ExportError::CaFile { path: path.to_owned(), problem };
+            let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
+            let certificates = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(certificate)) => Some(Ok(certificate)),
+                    Ok(_) => None,
+                    Err(error) => Some(Err(ca_error(error.to_string()))),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if certificates.is_empty() {
+                return Err(ca_error("holds no PEM certificate".into()));
+            }
+            let roots = ureq::tls::RootCerts::new_with_certs(&certificates);
+            config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
+        }
+        Ok(Server {
+            agent: config.build().into(),
+            base: url.trim_end_matches('/').to_owned(),
+            token,
+            cache: HashMap::new(),
+        })
     }
 
     fn fetch(&mut self, path: &str, query: &[(&str, &str)]) -> Result<Vec<u8>, ExportError> {
