@@ -18,6 +18,7 @@ const PROJECTS: usize = 10;
 const HOSTS_PER_FARM: usize = 100;
 const RUNS: usize = 50;
 
+#[allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 fn main() {
     let binary =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release/promrules-export");
@@ -112,6 +113,7 @@ fn measure(binary: &Path, out: &Path, args: &[&str]) -> Vec<Duration> {
     times
 }
 
+#[allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 fn report(what: &str, times: &[Duration]) {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
