@@ -112,6 +112,10 @@ struct FileArgs {
     #[arg(long, value_name = "URL")]
     reload: Option<String>,
 
+    /// Let a file with no targets (or no rule groups) replace one that has some
+    #[arg(long)]
+    allow_empty: bool,
+
     /// Keep running: poll every INTERVAL (such as 30s) and write and reload only on change
     #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
     watch: Option<Duration>,
@@ -177,6 +181,7 @@ fn run(command: Command) -> anyhow::Result<()> {
     export.mode = file.mode;
     export.reload = file.reload.as_deref().map(Prometheus::new);
     export.promtool = promtool;
+    export.allow_empty = file.allow_empty;
     let Some(interval) = file.watch else {
         let outcome = export.run_once()?;
         report(&export, outcome);

@@ -547,3 +547,45 @@ fn https_from_with_an_internal_ca() {
     let missing = export(&["targets", &out, "--from", &url, "--ca-file", "/nonexistent/ca.pem"]);
     assert!(stderr(&missing).contains("CA file `/nonexistent/ca.pem`"), "{}", stderr(&missing));
 }
+
+#[test]
+fn an_emptied_source_does_not_wipe_a_file_without_allow_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, url) = database(dir.path());
+    let out = dir.path().join("targets.json");
+    let out_arg = out.display().to_string();
+    assert!(export(&["targets", &out_arg, "--database", &url]).status.success());
+    let full = std::fs::read(&out).unwrap();
+
+    for exporter in store.list_exporters(None).unwrap() {
+        store.delete_exporter(exporter.id).unwrap();
+    }
+    let refused = export(&["targets", &out_arg, "--database", &url]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("refusing to replace"), "{}", stderr(&refused));
+    assert_eq!(std::fs::read(&out).unwrap(), full, "the old file stays");
+    // A typo in --shard is the same mistake.
+    store
+        .create_exporter(&Exporter {
+            project: "web".into(),
+            job: "node".into(),
+            port: 9100,
+            port_end: None,
+            path: None,
+            scheme: Scheme::Http,
+            enabled: true,
+            labels: Default::default(),
+            scrape_interval: None,
+            scrape_timeout: None,
+        })
+        .unwrap();
+    let typo = export(&["targets", &out_arg, "--database", &url, "--shard", "ue"]);
+    assert!(stderr(&typo).contains("refusing to replace"), "{}", stderr(&typo));
+
+    let allowed =
+        export(&["targets", &out_arg, "--database", &url, "--shard", "ue", "--allow-empty"]);
+    assert!(allowed.status.success(), "{}", stderr(&allowed));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "[]\n");
+    // From empty to empty is no change.
+    assert!(export(&["targets", &out_arg, "--database", &url, "--shard", "ue"]).status.success());
+}

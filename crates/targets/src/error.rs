@@ -55,6 +55,14 @@ pub enum ExportError {
         restore_problem: Option<String>,
     },
 
+    /// The new file would scrape nothing (or hold no rules) where the old one did, and
+    /// `--allow-empty` was not given; the old file stays.
+    #[error(
+        "refusing to replace `{}` with an empty file (no targets or no rule groups); check the source and --shard, or pass --allow-empty",
+        path.display()
+    )]
+    WouldEmpty { path: PathBuf },
+
     /// Watching a directory failed.
     #[error("watching `{}`: {problem}", path.display())]
     Watch { path: PathBuf, problem: String },

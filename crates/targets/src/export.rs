@@ -179,13 +179,26 @@ pub struct Export {
     pub reload: Option<Prometheus>,
     /// `promtool`, to check a rule file before it replaces the old one.
     pub promtool: Option<PathBuf>,
+    /// Let a file with no targets (or no rule groups) replace one that has some. Off by
+    /// default: an emptied database or a wrong `--shard` would otherwise stop every scrape
+    /// (and with it every alert on `up`) without a single error.
+    pub allow_empty: bool,
     /// The digest of content whose reload failed (and was rolled back).
     failed: Option<Vec<u8>>,
 }
 
 impl Export {
     pub fn new(source: Source, what: What, out: PathBuf) -> Export {
-        Export { source, what, out, mode: 0o644, reload: None, promtool: None, failed: None }
+        Export {
+            source,
+            what,
+            out,
+            mode: 0o644,
+            reload: None,
+            promtool: None,
+            allow_empty: false,
+            failed: None,
+        }
     }
 
     /// Fetches, writes when changed, reloads and verifies; a rule file whose reload fails
@@ -202,6 +215,12 @@ impl Export {
         if previous.as_deref() == Some(&content[..]) {
             self.failed = None;
             return Ok(Outcome::Unchanged);
+        }
+        if !self.allow_empty
+            && is_empty(&self.what, &content)
+            && previous.as_deref().is_some_and(|previous| !is_empty(&self.what, previous))
+        {
+            return Err(ExportError::WouldEmpty { path: self.out.clone() });
         }
         if self.failed.as_ref() == Some(&digest) {
             return Ok(Outcome::KnownBad);
@@ -250,6 +269,23 @@ impl Export {
             reload: Box::new(error),
             restore_problem: second,
         })
+    }
+}
+
+/// Whether `content` scrapes nothing (a target file without targets) or holds no rule
+/// group; content that does not parse counts as not empty.
+fn is_empty(what: &What, content: &[u8]) -> bool {
+    match what {
+        What::Targets(_) => serde_json::from_slice::<Vec<crate::TargetGroup>>(content)
+            .is_ok_and(|groups| groups.iter().all(|group| group.targets.is_empty())),
+        What::Rules { .. } => {
+            #[derive(serde::Deserialize)]
+            struct Groups {
+                groups: Option<Vec<serde_yaml::Value>>,
+            }
+            serde_yaml::from_slice::<Groups>(content)
+                .is_ok_and(|file| file.groups.is_none_or(|groups| groups.is_empty()))
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use promrules_model::{Exporter, Farm, Project, TargetsModel};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which projects to export; every `None` matches all. Promgen filtered by service or
 /// project only, so every Prometheus received everything and kept its own shard by
@@ -24,7 +24,7 @@ impl Filter {
 }
 
 /// One `file_sd` group: labels (sorted) and targets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetGroup {
     pub labels: BTreeMap<String, String>,
     pub targets: Vec<String>,
