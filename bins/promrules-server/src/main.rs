@@ -52,6 +52,11 @@ enum Command {
     Render(RenderArgs),
     /// Upsert the rules of a Prometheus rule file, by group and rule name
     Import(ImportArgs),
+    /// Upsert shards, services, farms, projects and exporters from a file_sd target file in Promgen's shape (migrating from Promgen)
+    ImportTargets {
+        /// The JSON target file (Promgen's export, or promrules-export's)
+        file: PathBuf,
+    },
     /// Deploy the rule files to Prometheus hosts over SSH (hosts from the database or an inventory)
     Deploy(DeployArgs),
 }
@@ -190,6 +195,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Render(args) => render(&store, args),
         Command::Import(args) => import(&store, args),
+        Command::ImportTargets { file } => import_targets(&store, &file),
         Command::Deploy(args) => deploy(store, args),
     }
 }
@@ -360,6 +366,24 @@ fn import(store: &Store, args: ImportArgs) -> anyhow::Result<()> {
         "created {}, updated {}, unchanged {} (groups created: {})",
         report.created, report.updated, report.unchanged, report.groups_created
     )?;
+    Ok(())
+}
+
+fn import_targets(store: &Store, file: &std::path::Path) -> anyhow::Result<()> {
+    let json = std::fs::read(file).with_context(|| format!("reading `{}`", file.display()))?;
+    let imported = promrules_targets::from_file_sd(&json, &file.display().to_string())?;
+    for skipped in &imported.skipped {
+        log::warn!("{}: {skipped}", file.display());
+    }
+    let report = store
+        .import_targets(&imported.model)
+        .with_context(|| format!("importing `{}`", file.display()))?;
+    let mut out = std::io::stdout().lock();
+    for kind in ["shards", "services", "farms", "projects", "exporters"] {
+        let created = report.created.get(kind).copied().unwrap_or_default();
+        let updated = report.updated.get(kind).copied().unwrap_or_default();
+        writeln!(out, "{kind}: created {created}, updated {updated}")?;
+    }
     Ok(())
 }
 

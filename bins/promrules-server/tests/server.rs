@@ -425,3 +425,47 @@ fn heal_enabled_rule_runs_a_heal_script_and_resolves() {
     let _ = stop.send(());
     executor_thread.join().unwrap();
 }
+
+/// Migrating from Promgen: its targets file becomes shards, services, farms, projects and
+/// exporters; importing again updates; a bad file names the group and writes nothing.
+#[test]
+fn import_targets_reads_a_promgen_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("promgen.json");
+    std::fs::write(
+        &file,
+        r#"[
+  {"labels": {"__farm_source": "promgen", "__scheme__": "http", "__shard": "peer-shard", "farm": "peer-farm",
+              "job": "node", "project": "peer-project", "service": "peer-service"},
+   "targets": ["db01.example.com:9100", "web01.example.com:9100"]},
+  {"labels": {"__farm_source": "promgen", "__metrics_path__": "/probe", "__param_module": "http_2xx", "__scheme__": "https",
+              "__shard": "peer-shard", "farm": "peer-farm", "job": "blackbox", "project": "peer-project", "service": "peer-service"},
+   "targets": ["db01.example.com:9115", "web01.example.com:9115"]}
+]"#,
+    )
+    .unwrap();
+    let db = dir.path().join("targets.db");
+    let db = db.to_str().unwrap();
+    let first = run(dir.path(), &["--database", db, "import-targets", file.to_str().unwrap()]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&first.stdout),
+        "shards: created 1, updated 0\nservices: created 1, updated 0\nfarms: created 1, updated 0\nprojects: created 1, updated 0\nexporters: created 2, updated 0\n"
+    );
+    let second = run(dir.path(), &["--database", db, "import-targets", file.to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&second.stdout),
+        "shards: created 0, updated 0\nservices: created 0, updated 0\nfarms: created 0, updated 1\nprojects: created 0, updated 1\nexporters: created 0, updated 2\n"
+    );
+    let model = promrules_model::Store::open(db).unwrap().load_targets().unwrap();
+    let probe = model.exporters.iter().find(|e| e.job == "blackbox").unwrap();
+    assert_eq!(probe.path.as_deref(), Some("/probe?module=http_2xx"));
+    assert_eq!(model.farms[0].hosts, ["db01.example.com", "web01.example.com"]);
+
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"[{"labels": {"job": "node"}, "targets": ["a:1"]}]"#).unwrap();
+    let failed = run(dir.path(), &["--database", db, "import-targets", bad.to_str().unwrap()]);
+    assert!(!failed.status.success());
+    let log = String::from_utf8_lossy(&failed.stderr);
+    assert!(log.contains("bad.json: group 0: label `__shard` is missing"), "{log}");
+}

@@ -32,7 +32,7 @@ pub use crate::rule::{
 };
 pub use crate::store::{
     Backend, Deployment, DeploymentHost, HostLockGuard, HostRecord, ImportOptions, Page,
-    RuleFilter, Store, Stored,
+    RuleFilter, Store, Stored, TargetImportReport,
 };
 pub use crate::targets::{
     Exporter, Farm, MAX_HOST_BYTES, MAX_PORT_RANGE, Project, Scheme, Service, Shard, TargetsModel,

@@ -217,7 +217,7 @@ macro_rules! write_group {
 mod audit;
 mod targets;
 pub use audit::{Deployment, DeploymentHost, HostLockGuard, HostRecord};
-pub use targets::Stored;
+pub use targets::{Stored, TargetImportReport};
 
 impl Store {
     /// Opens (creating if needed) and migrates the database at `url`.

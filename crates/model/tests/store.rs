@@ -11,8 +11,8 @@ mod support;
 #[path = "store/targets.rs"]
 mod targets;
 use targets::{
-    invalid_targets_are_rejected_with_the_field_named, target_model_round_trip,
-    target_references_and_conflicts,
+    importing_a_target_model_upserts_by_name, invalid_targets_are_rejected_with_the_field_named,
+    target_model_round_trip, target_references_and_conflicts,
 };
 
 /// Declares each story as a test on a fresh SQLite file and on a fresh PostgreSQL database.
@@ -40,6 +40,7 @@ on_both_backends!(
     target_model_round_trip,
     target_references_and_conflicts,
     invalid_targets_are_rejected_with_the_field_named,
+    importing_a_target_model_upserts_by_name,
 );
 
 fn heal_rule() -> RuleSpec {

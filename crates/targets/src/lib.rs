@@ -40,6 +40,7 @@ pub use promrules_model::TargetsModel;
 
 pub use crate::error::ExportError;
 pub use crate::export::{Export, Outcome, Server, Source, What, find_promtool};
+pub use crate::import::{ImportError, Imported, from_file_sd};
 pub use crate::on_change::{content_digest, reload_on_change, watched_dir};
 pub use crate::prometheus::Prometheus;
 pub use crate::render::{Filter, TargetGroup, file_sd, to_json};
@@ -47,6 +48,7 @@ pub use crate::write::{WriteError, Written, write_atomically, write_checked};
 
 mod error;
 mod export;
+mod import;
 mod on_change;
 mod prometheus;
 mod render;

@@ -285,3 +285,81 @@ fn prometheus_loads_the_file_keeps_its_shard_and_scrapes_with_the_query() {
     );
     assert!(other_requests.lock().unwrap().is_empty(), "the other shard's target is not scraped");
 }
+
+/// Reading an export back gives a model that exports the same file: the migration path
+/// from Promgen.
+#[test]
+fn an_export_reads_back_into_a_model_that_exports_the_same_file() {
+    let original = to_json(&file_sd(&rich_model(), &Filter::default()));
+    let imported = promrules_targets::from_file_sd(original.as_bytes(), "targets.json").unwrap();
+    // The group of the farm without hosts cannot tell its port: reported, not guessed.
+    assert_eq!(imported.skipped.len(), 1, "{:?}", imported.skipped);
+    assert!(
+        imported.skipped[0].contains("job `node` of project `empty`"),
+        "{:?}",
+        imported.skipped
+    );
+    let again = to_json(&file_sd(&imported.model, &Filter::default()));
+    let without_empty: Vec<serde_json::Value> =
+        serde_json::from_str::<Vec<serde_json::Value>>(&original)
+            .unwrap()
+            .into_iter()
+            .filter(|group| group["labels"]["project"] != "empty")
+            .collect();
+    assert_eq!(serde_json::from_str::<Vec<serde_json::Value>>(&again).unwrap(), without_empty);
+    let gunicorn = imported.model.exporters.iter().find(|e| e.job == "gunicorn").unwrap();
+    assert_eq!((gunicorn.port, gunicorn.port_end), (8000, Some(8003)));
+    assert_eq!(gunicorn.labels, BTreeMap::from([("team".into(), "checkout".into())]));
+    for exporter in &imported.model.exporters {
+        exporter.validate().unwrap();
+    }
+
+    // Promgen's own file (the spec's example) imports as one project with one exporter.
+    let promgen = r#"[{"labels": {"__farm_source": "promgen", "__scheme__": "http", "__shard": "peer-shard",
+        "farm": "peer-farm", "job": "node", "project": "peer-project", "service": "peer-service"},
+        "targets": ["db01.example.com:9100", "web01.example.com:9100"]}]"#;
+    let imported = promrules_targets::from_file_sd(promgen.as_bytes(), "promgen.json").unwrap();
+    assert_eq!(
+        imported.model,
+        TargetsModel {
+            projects: vec![project(
+                "peer-project",
+                "peer-service",
+                "peer-shard",
+                Some("peer-farm")
+            )],
+            farms: vec![farm("peer-farm", &["db01.example.com", "web01.example.com"])],
+            exporters: vec![exporter("peer-project", "node", 9100)],
+        }
+    );
+}
+
+#[test]
+fn an_import_names_each_bad_group() {
+    let labels =
+        r#""__shard": "s1", "service": "svc", "project": "p1", "farm": "f1", "job": "node""#;
+    let file = format!(
+        r#"[{{"labels": {{{labels}}}, "targets": ["a:9100", "b:9100"]}},
+            {{"labels": {{"__shard": "s1", "service": "svc", "job": "node"}}, "targets": ["a:9100"]}},
+            {{"labels": {{{labels}}}, "targets": ["a:9100", "b:9101"]}},
+            {{"labels": {{{labels}}}, "targets": ["a"]}},
+            {{"labels": {{"__shard": "s2", "service": "svc", "project": "p1", "farm": "f1", "job": "x"}}, "targets": []}},
+            {{"labels": {{{labels}, "__address__": "x"}}, "targets": ["a:1"]}}]"#
+    );
+    let error = promrules_targets::from_file_sd(file.as_bytes(), "old.json").unwrap_err();
+    let message = error.to_string();
+    for expected in [
+        "old.json: ",
+        "group 1: label `project` is missing",
+        "group 1: label `farm` is missing",
+        "group 2: targets are not every host on the same port",
+        "group 3: target `a` is not HOST:PORT",
+        "group 4: project `p1` has service `svc`, shard `s2`",
+        "group 5: label `__address__` has no place in the model",
+    ] {
+        assert!(message.contains(expected), "{expected} in {message}");
+    }
+    assert!(!message.contains("group 0"), "{message}");
+    let not_json = promrules_targets::from_file_sd(b"{", "x.json").unwrap_err();
+    assert!(not_json.to_string().starts_with("x.json: not file_sd JSON"), "{not_json}");
+}

@@ -9,7 +9,7 @@
 //! deleting a farm leaves its projects without one; deleting a project deletes its
 //! exporters.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -29,6 +29,15 @@ pub struct Stored<T> {
     pub spec: T,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// What [`Store::import_targets`] did, per kind (`shards`, `services`, `farms`,
+/// `projects`, `exporters`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TargetImportReport {
+    pub created: BTreeMap<&'static str, usize>,
+    /// Rows that existed and were written again (a farm's host list is replaced).
+    pub updated: BTreeMap<&'static str, usize>,
 }
 
 type NamedRow = (i64, String, NaiveDateTime, NaiveDateTime);
@@ -624,6 +633,113 @@ impl Store {
                 .map(|(row, project)| row.into_exporter(project).map(|e| e.spec))
                 .collect::<Result<_, _>>()?,
         })
+    }
+
+    /// Upserts a whole target model by name, in one transaction: shards and services are
+    /// created when missing; farms, projects and exporters (by project, job and port) are
+    /// created or overwritten, a farm's hosts replaced by the model's. Nothing is deleted.
+    /// Every entity is validated first; any problem (named with its entity) writes nothing.
+    pub fn import_targets(&self, model: &TargetsModel) -> Result<TargetImportReport, Error> {
+        let mut errors = ValidationErrors::default();
+        let mut check = |what: String, result: Result<(), ValidationErrors>| {
+            if let Err(problems) = result {
+                for (field, problem) in problems.fields() {
+                    errors.add(format!("{what}: {field}"), problem.clone());
+                }
+            }
+        };
+        for farm in &model.farms {
+            check(format!("farm `{}`", farm.name), farm.validate());
+        }
+        for project in &model.projects {
+            check(format!("project `{}`", project.name), project.validate());
+        }
+        for exporter in &model.exporters {
+            let what = format!("exporter `{}` of `{}`", exporter.job, exporter.project);
+            check(what, exporter.validate());
+        }
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+        let mut report = TargetImportReport::default();
+        let mut count = |created: bool, kind: &'static str| {
+            let map = if created { &mut report.created } else { &mut report.updated };
+            *map.entry(kind).or_default() += 1;
+        };
+        in_write_transaction!(self, conn => {
+            let now = now();
+            let shard_names: BTreeSet<&str> = model.projects.iter().map(|p| p.shard.as_str()).collect();
+            for name in shard_names {
+                let inserted = diesel::insert_into(shards::table)
+                    .values((shards::name.eq(name), shards::created_at.eq(now), shards::updated_at.eq(now)))
+                    .on_conflict(shards::name)
+                    .do_nothing()
+                    .execute(conn)?;
+                if inserted > 0 {
+                    count(true, "shards");
+                }
+            }
+            let service_names: BTreeSet<&str> = model.projects.iter().map(|p| p.service.as_str()).collect();
+            for name in service_names {
+                let inserted = diesel::insert_into(services::table)
+                    .values((services::name.eq(name), services::created_at.eq(now), services::updated_at.eq(now)))
+                    .on_conflict(services::name)
+                    .do_nothing()
+                    .execute(conn)?;
+                if inserted > 0 {
+                    count(true, "services");
+                }
+            }
+            for farm in &model.farms {
+                let existing: Option<i64> = farms::table
+                    .filter(farms::name.eq(&farm.name))
+                    .select(farms::id)
+                    .first(conn)
+                    .optional()?;
+                let id = match existing {
+                    Some(id) => {
+                        diesel::update(farms::table.find(id))
+                            .set((farms::source.eq(&farm.source), farms::updated_at.eq(now)))
+                            .execute(conn)?;
+                        id
+                    }
+                    None => diesel::insert_into(farms::table)
+                        .values((
+                            farms::name.eq(&farm.name),
+                            farms::source.eq(&farm.source),
+                            farms::created_at.eq(now),
+                            farms::updated_at.eq(now),
+                        ))
+                        .returning(farms::id)
+                        .get_result(conn)?,
+                };
+                replace_farm_hosts!(conn, id, farm.hosts);
+                count(existing.is_none(), "farms");
+            }
+            for project in &model.projects {
+                let existing: Option<i64> = projects::table
+                    .filter(projects::name.eq(&project.name))
+                    .select(projects::id)
+                    .first(conn)
+                    .optional()?;
+                write_project!(conn, existing, project)?;
+                count(existing.is_none(), "projects");
+            }
+            for exporter in &model.exporters {
+                let existing: Option<i64> = exporters::table
+                    .inner_join(projects::table)
+                    .filter(projects::name.eq(&exporter.project))
+                    .filter(exporters::job.eq(&exporter.job))
+                    .filter(exporters::port.eq(i32::from(exporter.port)))
+                    .select(exporters::id)
+                    .first(conn)
+                    .optional()?;
+                write_exporter!(conn, existing, exporter)?;
+                count(existing.is_none(), "exporters");
+            }
+            Ok::<(), Error>(())
+        })?;
+        Ok(report)
     }
 
     /// How many of each target entity are stored, for metrics and the export's log line.

@@ -284,3 +284,52 @@ pub(crate) fn invalid_targets_are_rejected_with_the_field_named(db: &TestDb) {
     assert_eq!(field_of(bad.map(drop)), "job");
     assert_eq!(db.store.load_targets().unwrap(), before);
 }
+
+pub(crate) fn importing_a_target_model_upserts_by_name(db: &TestDb) {
+    let model = TargetsModel {
+        projects: vec![project("web", "shop", "eu", Some("web-farm"))],
+        farms: vec![farm("web-farm", &["web01", "web02"])],
+        exporters: vec![exporter("web", "node", 9100), exporter("web", "app", 8080)],
+    };
+    let report = db.store.import_targets(&model).unwrap();
+    let created: Vec<(&str, usize)> = report.created.iter().map(|(k, v)| (*k, *v)).collect();
+    assert_eq!(
+        created,
+        [("exporters", 2), ("farms", 1), ("projects", 1), ("services", 1), ("shards", 1)]
+    );
+    assert!(report.updated.is_empty());
+    let mut loaded = db.store.load_targets().unwrap();
+    loaded.exporters.sort_by_key(|e| e.port);
+    assert_eq!(loaded.projects, model.projects);
+    assert_eq!(loaded.farms, model.farms);
+    assert_eq!(loaded.exporters, [exporter("web", "app", 8080), exporter("web", "node", 9100)]);
+
+    // Again, with a changed farm and exporter and a new project: upserts, deletes nothing.
+    let changed = TargetsModel {
+        projects: vec![
+            project("web", "shop", "eu", Some("web-farm")),
+            project("db", "shop", "us", None),
+        ],
+        farms: vec![farm("web-farm", &["web02", "web03"])],
+        exporters: vec![Exporter { enabled: false, ..exporter("web", "node", 9100) }],
+    };
+    let report = db.store.import_targets(&changed).unwrap();
+    assert_eq!(report.created.get("projects"), Some(&1));
+    assert_eq!(report.created.get("shards"), Some(&1), "`us` is new");
+    assert_eq!(report.updated.get("exporters"), Some(&1));
+    let loaded = db.store.load_targets().unwrap();
+    assert_eq!(loaded.farms[0].hosts, ["web02", "web03"]);
+    assert_eq!(loaded.exporters.len(), 2, "nothing deleted");
+    assert!(!loaded.exporters.iter().find(|e| e.job == "node").unwrap().enabled);
+
+    // One bad entity writes nothing, and is named.
+    let before = db.store.load_targets().unwrap();
+    let bad = TargetsModel {
+        projects: vec![project("new-one", "shop", "eu", None)],
+        farms: vec![farm("web-farm", &["has space"])],
+        exporters: vec![],
+    };
+    let Err(Error::Invalid(errors)) = db.store.import_targets(&bad) else { panic!("must fail") };
+    assert!(errors.fields().contains_key("farm `web-farm`: hosts[0]"), "{errors}");
+    assert_eq!(db.store.load_targets().unwrap(), before);
+}
