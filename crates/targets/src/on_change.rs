@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
 use sha2::{Digest, Sha256};
@@ -73,12 +73,23 @@ pub fn reload_on_change(
     log::info!("watching `{}`; reloading {} on changes", dir.display(), prometheus.url());
     loop {
         match events.recv() {
-            Ok(Ok(_)) => {}
+            Ok(Ok(event)) if is_change(&event) => {}
+            Ok(Ok(_)) => continue,
             Ok(Err(error)) => log::warn!("watch of `{}`: {error}", dir.display()),
             Err(mpsc::RecvError) => return Err(watch_error("the watcher stopped".into())),
         }
-        // Wait out the rest of the update.
-        while events.recv_timeout(debounce).is_ok() {}
+        // Wait out the rest of the update: until no change for `debounce`.
+        let mut quiet_since = Instant::now();
+        while let Some(left) = debounce.checked_sub(quiet_since.elapsed()) {
+            match events.recv_timeout(left) {
+                Ok(Ok(event)) if is_change(&event) => quiet_since = Instant::now(),
+                Ok(_) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(watch_error("the watcher stopped".into()));
+                }
+            }
+        }
         let now = digest(dir)?;
         if now == last {
             log::debug!("`{}` changed on disk but not in content", dir.display());
@@ -89,6 +100,18 @@ pub fn reload_on_change(
             Ok(()) => log::info!("`{}` changed; reloaded {}", dir.display(), prometheus.url()),
             Err(error) => log::error!("`{}` changed; {error}", dir.display()),
         }
+    }
+}
+
+/// Whether `event` may have changed content. inotify also reports every open and every
+/// close of an unchanged file: our own reads for the digest, and Prometheus reading its
+/// rules on reload, would otherwise wake the watcher again and again.
+fn is_change(event: &notify::Event) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind};
+    match event.kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
     }
 }
 
