@@ -230,6 +230,9 @@ fn report(export: &Export, outcome: Outcome) {
             log::info!("wrote `{out}`; {} reloaded it", prometheus.url());
         }
         (Outcome::Reloaded, None) => log::info!("wrote `{out}`"),
+        (Outcome::ReloadRetried, _) => {
+            log::info!("reloaded `{out}` (its earlier reload had failed)")
+        }
         (Outcome::KnownBad, _) => {
             log::debug!(
                 "the content that failed before is unchanged; `{out}` keeps the previous one"

@@ -591,3 +591,37 @@ fn an_emptied_source_does_not_wipe_a_file_without_allow_empty() {
     // From empty to empty is no change.
     assert!(export(&["targets", &out_arg, "--database", &url, "--shard", "ue"]).status.success());
 }
+
+/// Prometheus down when the file changes: the file is written, the reload fails (logged),
+/// and the watch reloads once Prometheus is back, although the content no longer changes.
+#[test]
+fn watch_retries_a_failed_reload_of_a_target_file() {
+    let mut host = prometheus();
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, url) = database(dir.path());
+    let out = dir.path().join("targets.json").display().to_string();
+    host.stop_prometheus();
+    let running = Running::start(
+        &[
+            "targets",
+            &out,
+            "--database",
+            &url,
+            "--reload",
+            &host.prometheus_url(),
+            "--watch",
+            "300ms",
+        ],
+        dir.path().join("export.log"),
+    );
+    eventually("a failed reload", || {
+        running.log().contains("reloading Prometheus at").then_some(())
+    });
+    assert!(std::fs::read_to_string(&out).unwrap().contains("127.0.0.1:9100"), "written anyway");
+    host.start_prometheus();
+    eventually("the reload once Prometheus is back", || {
+        running.log().contains("its earlier reload had failed").then_some(())
+    });
+    let log = running.log();
+    assert!(!log.contains("wrote"), "written once, in the round whose reload failed: {log}");
+}

@@ -162,6 +162,9 @@ pub enum Outcome {
     Written,
     /// The file was replaced and Prometheus reloaded it.
     Reloaded,
+    /// The file was as written before, when its reload failed; this time the reload
+    /// worked.
+    ReloadRetried,
     /// This content failed to reload before and was rolled back; it is not tried again
     /// until the content changes.
     KnownBad,
@@ -185,6 +188,9 @@ pub struct Export {
     pub allow_empty: bool,
     /// The digest of content whose reload failed (and was rolled back).
     failed: Option<Vec<u8>>,
+    /// A target file was written but its reload failed: the next round reloads even if
+    /// nothing changed.
+    reload_pending: bool,
 }
 
 impl Export {
@@ -198,6 +204,7 @@ impl Export {
             promtool: None,
             allow_empty: false,
             failed: None,
+            reload_pending: false,
         }
     }
 
@@ -214,7 +221,14 @@ impl Export {
         };
         if previous.as_deref() == Some(&content[..]) {
             self.failed = None;
-            return Ok(Outcome::Unchanged);
+            return match (&self.reload, self.reload_pending) {
+                (Some(prometheus), true) => {
+                    prometheus.reload()?;
+                    self.reload_pending = false;
+                    Ok(Outcome::ReloadRetried)
+                }
+                _ => Ok(Outcome::Unchanged),
+            };
         }
         if !self.allow_empty
             && is_empty(&self.what, &content)
@@ -244,9 +258,13 @@ impl Export {
         let Some(prometheus) = &self.reload else { return Ok(Outcome::Written) };
         let Err(error) = prometheus.reload() else {
             self.failed = None;
+            self.reload_pending = false;
             return Ok(Outcome::Reloaded);
         };
         if !is_rules {
+            // A target file is fine as it is (Prometheus also watches it); reload it when
+            // Prometheus is back.
+            self.reload_pending = true;
             return Err(error);
         }
         // Prometheus keeps the old rules in memory after a failed reload, but the bad file
