@@ -4,11 +4,11 @@
 //! which reloads Prometheus when a directory something else updates really changes.
 //! Wiring only: the work is in `promrules-targets`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{ArgAction, Parser, Subcommand};
 use promrules_model::Store;
 use promrules_targets::{Export, Filter, Outcome, Prometheus, Server, Source, What};
@@ -211,14 +211,7 @@ fn source(file: &FileArgs) -> anyhow::Result<Source> {
         return Ok(Source::Server(Server::new(url, token, file.ca_file.as_deref())?));
     }
     let url = file.database.as_deref().unwrap_or_default();
-    // Opening a SQLite path that does not exist would create an empty database and export
-    // an empty file over a good one.
-    let is_sqlite = !url.contains("://") || url.starts_with("sqlite:");
-    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-    if is_sqlite && path != ":memory:" && !Path::new(path).exists() {
-        bail!("the database `{path}` does not exist");
-    }
-    Ok(Source::Database(Store::open(url)?))
+    Ok(Source::Database(Store::open_existing(url)?))
 }
 
 fn report(export: &Export, outcome: Outcome) {

@@ -238,6 +238,21 @@ impl Store {
         }
     }
 
+    /// Like [`Store::open`], but a SQLite file must exist already: for readers such as the
+    /// target export, for which a mistyped path would otherwise become a new, empty
+    /// database (and an empty file written over a good one).
+    pub fn open_existing(url: &str) -> Result<Store, Error> {
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"));
+        let path = path.or((!url.contains("://")).then_some(url));
+        if let Some(path) = path
+            && path != ":memory:"
+            && !std::path::Path::new(path).exists()
+        {
+            return Err(Error::Missing(format!("the SQLite database `{path}` does not exist")));
+        }
+        Store::open(url)
+    }
+
     /// Which backend this store uses.
     pub fn backend(&self) -> Backend {
         match self.pool {

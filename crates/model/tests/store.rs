@@ -462,3 +462,21 @@ fn sqlite_urls_and_reopening_keep_data() {
     let reopened = Store::open(path.to_str().unwrap()).unwrap();
     assert_eq!(reopened.get_rule(id).unwrap().spec.expression, "up");
 }
+
+#[test]
+fn open_existing_refuses_a_missing_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typo.db");
+    let url = path.display().to_string();
+    let error = Store::open_existing(&url).unwrap_err();
+    assert!(
+        matches!(&error, Error::Missing(m) if m.contains("typo.db` does not exist")),
+        "{error}"
+    );
+    let error = Store::open_existing(&format!("sqlite://{url}")).unwrap_err();
+    assert!(matches!(error, Error::Missing(_)));
+    assert!(!path.exists(), "nothing created");
+    Store::open(&url).unwrap();
+    Store::open_existing(&url).unwrap();
+    Store::open_existing(":memory:").unwrap();
+}
