@@ -2,138 +2,18 @@
 //! (`rules OUT`) from the promrules database or server, reloads and verifies Prometheus,
 //! once (for cron) or on an interval (`--watch`, for a sidecar); and `reload-on-change DIR`,
 //! which reloads Prometheus when a directory something else updates really changes.
-//! Wiring only: the work is in `promrules-targets`.
+//! Wiring only: the command line is in `cli.rs`, the work in `promrules-targets`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
-use clap::{ArgAction, Parser, Subcommand};
+use clap::Parser;
 use promrules_model::Store;
 use promrules_targets::{Export, Filter, Outcome, Prometheus, Server, Source, What};
-use promrules_yaml::HealLabel;
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "promrules-export",
-    version,
-    about = "Write Prometheus target and rule files from promrules, reload and verify"
-)]
-struct Cli {
-    /// Log more: -v for debug, -vv for trace; RUST_LOG overrides
-    #[arg(short, long, action = ArgAction::Count, global = true)]
-    verbose: u8,
+mod cli;
 
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Write the file_sd target file (Promgen's export format)
-    Targets {
-        #[command(flatten)]
-        file: FileArgs,
-        /// Only projects of this service
-        #[arg(long)]
-        service: Option<String>,
-        /// Only this project
-        #[arg(long)]
-        project: Option<String>,
-    },
-    /// Write the rule file
-    Rules {
-        #[command(flatten)]
-        file: FileArgs,
-        /// With --database: the label that routes heal-enabled alerts, as NAME=VALUE
-        #[arg(long, default_value = "heal=true")]
-        heal_label: HealLabel,
-        /// The promtool that checks the new file before it replaces the old one (default: from PATH, if any)
-        #[arg(long, conflicts_with = "no_promtool")]
-        promtool: Option<PathBuf>,
-        /// Do not run promtool
-        #[arg(long)]
-        no_promtool: bool,
-    },
-    /// Reload Prometheus whenever the content of DIR changes (ConfigMap mount, git checkout, rsync target)
-    ReloadOnChange {
-        /// The directory to watch
-        dir: PathBuf,
-        /// Prometheus to reload: its base URL or its /-/reload URL
-        #[arg(long, value_name = "URL")]
-        reload: String,
-        /// Wait until the directory has been quiet this long
-        #[arg(long, default_value = "1s", value_parser = parse_interval)]
-        debounce: Duration,
-    },
-}
-
-#[derive(Debug, clap::Args)]
-struct FileArgs {
-    /// The file to write (replaced atomically)
-    out: PathBuf,
-
-    /// Read the promrules database directly: a SQLite file or postgres://…
-    #[arg(
-        long,
-        env = "PROMRULES_DATABASE",
-        hide_env_values = true,
-        required_unless_present = "from",
-        conflicts_with = "from"
-    )]
-    database: Option<String>,
-
-    /// Read from a promrules server instead, e.g. http://promrules:8090
-    #[arg(long, env = "PROMRULES_URL", value_name = "URL")]
-    from: Option<String>,
-
-    /// Bearer token for --from (PROMRULES_TOKEN)
-    #[arg(long, env = "PROMRULES_TOKEN", hide_env_values = true, requires = "from")]
-    token: Option<String>,
-
-    /// A file holding the bearer token for --from (keeps it out of the process list)
-    #[arg(long, conflicts_with = "token", requires = "from")]
-    token_file: Option<PathBuf>,
-
-    /// Trust only the PEM certificates in this file for an https --from (an internal CA)
-    #[arg(long, requires = "from")]
-    ca_file: Option<PathBuf>,
-
-    /// Only this shard's targets, or its rules plus rules without a datasource
-    #[arg(long)]
-    shard: Option<String>,
-
-    /// The file's permissions, in octal
-    #[arg(long, default_value = "644", value_parser = parse_mode)]
-    mode: u32,
-
-    /// After a change, reload this Prometheus (base URL or /-/reload URL) and verify it
-    #[arg(long, value_name = "URL")]
-    reload: Option<String>,
-
-    /// Let a file with no targets (or no rule groups) replace one that has some
-    #[arg(long)]
-    allow_empty: bool,
-
-    /// Keep running: poll every INTERVAL (such as 30s) and write and reload only on change
-    #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
-    watch: Option<Duration>,
-}
-
-fn parse_interval(text: &str) -> Result<Duration, String> {
-    promrules_model::parse_duration(text)
-        .map_err(|e| e.to_string())
-        .and_then(|d| if d.is_zero() { Err("must be more than 0s".into()) } else { Ok(d) })
-}
-
-fn parse_mode(text: &str) -> Result<u32, String> {
-    let digits = text.trim_start_matches("0o");
-    u32::from_str_radix(digits, 8)
-        .ok()
-        .filter(|mode| *mode <= 0o7777)
-        .ok_or_else(|| format!("`{text}` is not an octal file mode such as 644"))
-}
+use cli::{Cli, Command, FileArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -231,26 +111,5 @@ fn report(export: &Export, outcome: Outcome) {
                 "the content that failed before is unchanged; `{out}` keeps the previous one"
             );
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use clap::CommandFactory;
-
-    use super::*;
-
-    #[test]
-    fn verify_cli() {
-        Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn modes_and_intervals() {
-        assert_eq!(parse_mode("644"), Ok(0o644));
-        assert_eq!(parse_mode("0o600"), Ok(0o600));
-        assert!(parse_mode("999").is_err() && parse_mode("77777").is_err());
-        assert_eq!(parse_interval("1m30s"), Ok(Duration::from_secs(90)));
-        assert!(parse_interval("0s").is_err() && parse_interval("soon").is_err());
     }
 }

@@ -1,172 +1,24 @@
 //! `promrules-server`: the REST server over the rule store, plus offline `migrate`,
-//! `render` and `import`. Wiring only: the work is in `promrules-api`, `promrules-model`
-//! and `promrules-yaml`.
+//! `render`, `import`, `import-targets` and `deploy`. Wiring only: the command line is in
+//! `cli.rs`, the work in `promrules-api`, `promrules-model`, `promrules-yaml`,
+//! `promrules-targets` and `promrules-deploy`.
 
 use std::io::Write;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::{ArgAction, Parser, Subcommand};
+use clap::Parser;
 use promrules_api::{
     AppState, Config, DeployRequest, deployer_for, router, run_deployment, select_hosts,
     stored_hosts, summarize,
 };
 use promrules_deploy::HostReport;
 use promrules_model::{ImportOptions, Page, RuleFilter, Store};
-use promrules_yaml::{HealLabel, RenderOptions, Selection};
+use promrules_yaml::{RenderOptions, Selection};
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "promrules-server",
-    version,
-    about = "Prometheus rules as data: REST server, renderer and importer"
-)]
-struct Cli {
-    /// Database: a SQLite file path or sqlite://PATH (created if missing), or postgres://USER[:PASSWORD]@HOST[:PORT]/DB
-    #[arg(
-        long,
-        env = "PROMRULES_DATABASE",
-        default_value = "promrules.db",
-        global = true,
-        hide_env_values = true
-    )]
-    database: String,
+mod cli;
 
-    /// Log more: -v for debug (one line per request), -vv for trace; RUST_LOG overrides
-    #[arg(short, long, action = ArgAction::Count, global = true)]
-    verbose: u8,
-
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Serve the REST API (migrates the database first)
-    Serve(ServeArgs),
-    /// Create or upgrade the database schema, then exit
-    Migrate,
-    /// Write the Prometheus rule file for the stored rules
-    Render(RenderArgs),
-    /// Upsert the rules of a Prometheus rule file, by group and rule name
-    Import(ImportArgs),
-    /// Upsert shards, services, farms, projects and exporters from a file_sd target file in Promgen's shape (migrating from Promgen)
-    ImportTargets {
-        /// The JSON target file (Promgen's export, or promrules-export's)
-        file: PathBuf,
-    },
-    /// Deploy the rule files to Prometheus hosts over SSH (hosts from the database or an inventory)
-    Deploy(DeployArgs),
-}
-
-#[derive(Debug, clap::Args)]
-struct DeployArgs {
-    /// Only this host (repeat for several); default: every host
-    #[arg(long = "host", value_name = "NAME")]
-    hosts: Vec<String>,
-
-    /// Hosts from this YAML inventory file instead of the database
-    #[arg(long)]
-    inventory: Option<PathBuf>,
-
-    /// Connect, compare and check, but change nothing
-    #[arg(long)]
-    dry_run: bool,
-
-    /// Print the difference between each live file and the new one
-    #[arg(long)]
-    diff: bool,
-
-    /// Upload and reload even where the live file is identical
-    #[arg(long)]
-    force: bool,
-
-    /// How many hosts at once
-    #[arg(long, default_value_t = 8)]
-    concurrency: usize,
-
-    /// The label that routes heal-enabled alerts to am-executor, as NAME=VALUE
-    #[arg(long, default_value = "heal=true")]
-    heal_label: HealLabel,
-}
-
-#[derive(Debug, clap::Args)]
-struct ServeArgs {
-    /// Address to listen on
-    #[arg(long, env = "PROMRULES_LISTEN", default_value = "127.0.0.1:8090")]
-    listen: SocketAddr,
-
-    /// A bearer token accepted for mutating requests; repeat for several (PROMRULES_TOKENS: comma-separated)
-    #[arg(long = "token", env = "PROMRULES_TOKENS", value_delimiter = ',', hide_env_values = true)]
-    tokens: Vec<String>,
-
-    /// A file with one accepted token per line (keeps tokens out of the process list)
-    #[arg(long, env = "PROMRULES_TOKEN_FILE")]
-    token_file: Option<PathBuf>,
-
-    /// Allow listening beyond loopback without any token
-    #[arg(long)]
-    insecure_no_auth: bool,
-
-    /// The largest accepted request body, in bytes
-    #[arg(long, default_value_t = 1024 * 1024)]
-    body_limit: usize,
-
-    /// The label that routes heal-enabled alerts to am-executor, as NAME=VALUE
-    #[arg(long, default_value = "heal=true")]
-    heal_label: HealLabel,
-
-    /// Deploy to every stored host once rule changes have settled for this many seconds
-    #[arg(long, value_name = "SECONDS")]
-    auto_deploy_after: Option<u64>,
-
-    /// Every this many seconds, compare each host's live rule file with what it should be
-    #[arg(long, value_name = "SECONDS")]
-    drift_check_every: Option<u64>,
-
-    /// With --drift-check-every: deploy where a host drifted, instead of only reporting it
-    #[arg(long, requires = "drift_check_every")]
-    drift_repair: bool,
-}
-
-#[derive(Debug, clap::Args)]
-struct RenderArgs {
-    /// Write here (atomically: a temp file in the same directory, then a rename) instead of stdout
-    #[arg(long, short)]
-    output: Option<PathBuf>,
-
-    /// Only this datasource's rules, plus rules without a datasource
-    #[arg(long)]
-    datasource: Option<i64>,
-
-    /// Only heal-enabled rules (what the original pipeline emitted)
-    #[arg(long)]
-    heal_only: bool,
-
-    /// Disabled rules too
-    #[arg(long)]
-    include_disabled: bool,
-
-    /// The label that routes heal-enabled alerts to am-executor, as NAME=VALUE
-    #[arg(long, default_value = "heal=true")]
-    heal_label: HealLabel,
-}
-
-#[derive(Debug, clap::Args)]
-struct ImportArgs {
-    /// A Prometheus rule file
-    file: PathBuf,
-
-    /// The datasource of the rules this import creates
-    #[arg(long)]
-    datasource: Option<i64>,
-
-    /// The label that marks heal-enabled alerts, as NAME=VALUE
-    #[arg(long, default_value = "heal=true")]
-    heal_label: HealLabel,
-}
+use cli::{Cli, Command, DeployArgs, ImportArgs, RenderArgs, ServeArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
