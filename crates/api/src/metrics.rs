@@ -2,7 +2,9 @@
 //!
 //! - `promrules_http_requests_total{method, route, status}`: requests answered;
 //! - `promrules_http_request_duration_seconds{method, route}`: how long they took;
-//! - `promrules_rules{kind}`: stored rules by kind, counted when scraped.
+//! - `promrules_rules{kind}`: stored rules by kind, counted when scraped;
+//! - `promrules_targets{kind}`: stored shards, services, farms, hosts, projects and
+//!   exporters, counted when scraped.
 //!
 //! Routes are the matched patterns (`/api/v1/rules/{id}`), never raw paths, so ids and
 //! probes for unknown paths cannot blow up the label space.
@@ -49,6 +51,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram>,
     rules: Family<KindLabels, Gauge>,
+    targets: Family<KindLabels, Gauge>,
 }
 
 impl Metrics {
@@ -59,6 +62,7 @@ impl Metrics {
             Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
         });
         let rules = Family::<KindLabels, Gauge>::default();
+        let targets = Family::<KindLabels, Gauge>::default();
         let mut registry = Registry::with_prefix("promrules");
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register(
@@ -67,7 +71,8 @@ impl Metrics {
             durations.clone(),
         );
         registry.register("rules", "Stored rules by kind", rules.clone());
-        Metrics { registry: Mutex::new(registry), requests, durations, rules }
+        registry.register("targets", "Stored target-model entities by kind", targets.clone());
+        Metrics { registry: Mutex::new(registry), requests, durations, rules, targets }
     }
 
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
@@ -102,9 +107,13 @@ pub(crate) async fn observe(
 }
 
 pub(crate) async fn serve(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let counts = state.store(|store| store.count_rules_by_kind()).await?;
-    for (kind, count) in counts {
+    let (rules, targets) =
+        state.store(|store| Ok((store.count_rules_by_kind()?, store.count_targets()?))).await?;
+    for (kind, count) in rules {
         state.metrics.rules.get_or_create(&KindLabels { kind: kind.as_str() }).set(count);
+    }
+    for (kind, count) in targets {
+        state.metrics.targets.get_or_create(&KindLabels { kind }).set(count);
     }
     let mut text = String::new();
     let registry = state

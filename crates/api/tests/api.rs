@@ -495,6 +495,7 @@ async fn health_and_metrics(app: TestApp) {
         )
         .await;
     client.get("/api/v1/rules/999").await;
+    client.post("/api/v1/shards", &json!({"name": "metrics-shard"})).await;
 
     let (status, _, text) = client.text("/healthz", None).await;
     assert_eq!((status, text.as_str()), (StatusCode::OK, "ok\n"));
@@ -503,6 +504,8 @@ async fn health_and_metrics(app: TestApp) {
     for line in [
         r#"promrules_rules{kind="alert"} 1"#,
         r#"promrules_rules{kind="record"} 1"#,
+        r#"promrules_targets{kind="shards"} 1"#,
+        r#"promrules_targets{kind="exporters"} 0"#,
         r#"promrules_http_requests_total{method="POST",route="/api/v1/rules",status="201"} 2"#,
         r#"promrules_http_requests_total{method="GET",route="/api/v1/rules/{id}",status="404"} 1"#,
         r#"promrules_http_request_duration_seconds_count{method="POST",route="/api/v1/rules"} 2"#,
