@@ -625,3 +625,40 @@ fn watch_retries_a_failed_reload_of_a_target_file() {
     let log = running.log();
     assert!(!log.contains("wrote"), "written once, in the round whose reload failed: {log}");
 }
+
+/// Prometheus down: a new rule file is not written (it could be neither verified nor rolled
+/// back usefully); once Prometheus is back, the next round writes, reloads and verifies.
+#[test]
+fn watch_waits_for_prometheus_before_replacing_a_rule_file() {
+    let mut host = prometheus();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, url) = database(dir.path());
+    store
+        .create_rule(&RuleSpec { name: Some("WhileDown".into()), ..RuleSpec::alert("up == 0") })
+        .unwrap();
+    let rule_file = host.rule_file().display().to_string();
+    let before = std::fs::read(host.rule_file()).unwrap();
+    host.stop_prometheus();
+    let running = Running::start(
+        &[
+            "rules",
+            &rule_file,
+            "--database",
+            &url,
+            "--reload",
+            &host.prometheus_url(),
+            "--watch",
+            "300ms",
+        ],
+        dir.path().join("export.log"),
+    );
+    eventually("a round that finds Prometheus down", || {
+        running.log().contains("GET /metrics").then_some(())
+    });
+    assert_eq!(std::fs::read(host.rule_file()).unwrap(), before, "the old file stays");
+    host.start_prometheus();
+    eventually("the rule to load", || (host.loaded_rules() == ["WhileDown"]).then_some(()));
+    assert!(running.log().contains("reloaded it"), "{}", running.log());
+    drop(running);
+    std::fs::write(host.rule_file(), "groups: []\n").unwrap();
+}

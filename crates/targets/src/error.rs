@@ -36,9 +36,14 @@ pub enum ExportError {
     #[error(transparent)]
     Write(#[from] WriteError),
 
-    /// Prometheus did not reload, or the metrics do not show a successful reload.
+    /// Prometheus could not be asked to reload (down, unreachable, lifecycle API off).
     #[error("reloading Prometheus at `{url}`: {problem}")]
     Reload { url: String, problem: String },
+
+    /// Prometheus tried and failed to load the configuration, or its metrics do not show
+    /// a successful reload.
+    #[error("reloading Prometheus at `{url}`: {problem}")]
+    ReloadRejected { url: String, problem: String },
 
     /// A rule file's reload failed and the previous file was put back (then reloaded).
     #[error(

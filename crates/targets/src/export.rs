@@ -240,6 +240,11 @@ impl Export {
             return Ok(Outcome::KnownBad);
         }
         let is_rules = matches!(self.what, What::Rules { .. });
+        if is_rules && let Some(prometheus) = &self.reload {
+            // With Prometheus down, a new rule file could be neither verified nor rolled
+            // back usefully: leave the old one and try again next round.
+            prometheus.check_reachable()?;
+        }
         let promtool = self.promtool.as_deref().filter(|_| is_rules);
         let written = write_checked(&self.out, &content, self.mode, |temp| match promtool {
             Some(promtool) => check_rules(promtool, temp),
@@ -268,8 +273,12 @@ impl Export {
             return Err(error);
         }
         // Prometheus keeps the old rules in memory after a failed reload, but the bad file
-        // would break its next start: put the previous one back.
-        self.failed = Some(digest);
+        // would break its next start: put the previous one back. Content Prometheus
+        // rejected is not tried again until it changes; after any other failure (it went
+        // away mid-reload), the next round tries again.
+        if matches!(error, ExportError::ReloadRejected { .. }) {
+            self.failed = Some(digest);
+        }
         let restored = match &previous {
             Some(previous) => write_checked(&self.out, previous, self.mode, |_| Ok(())).map(drop),
             None => std::fs::remove_file(&self.out).map_err(|source| crate::WriteError {

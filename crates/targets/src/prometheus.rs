@@ -44,9 +44,21 @@ impl Prometheus {
         &self.base
     }
 
-    /// Reloads the configuration and checks that this reload succeeded.
+    /// Whether Prometheus answers (its reload metrics), before anything is changed.
+    pub fn check_reachable(&self) -> Result<(), ExportError> {
+        self.reload_metrics()
+            .map(drop)
+            .map_err(|problem| ExportError::Reload { url: self.base.clone(), problem })
+    }
+
+    /// Reloads the configuration and checks that this reload succeeded. When Prometheus
+    /// answered that the configuration failed to load, the error is
+    /// [`ExportError::ReloadRejected`]; when it could not be asked (down, lifecycle API
+    /// off), [`ExportError::Reload`].
     pub fn reload(&self) -> Result<(), ExportError> {
         let failed = |problem: String| ExportError::Reload { url: self.base.clone(), problem };
+        let rejected =
+            |problem: String| ExportError::ReloadRejected { url: self.base.clone(), problem };
         let before = self.reload_metrics().map_err(failed)?;
         let mut response = self
             .agent
@@ -58,14 +70,15 @@ impl Prometheus {
             let body = response.body_mut().read_to_string().unwrap_or_default();
             let hint =
                 if status == 403 { " (start Prometheus with --web.enable-lifecycle)" } else { "" };
-            return Err(failed(format!("POST /-/reload answered {status}: {}{hint}", body.trim())));
+            let problem = format!("POST /-/reload answered {status}: {}{hint}", body.trim());
+            return Err(if status == 500 { rejected(problem) } else { failed(problem) });
         }
         let after = self.reload_metrics().map_err(failed)?;
         if !after.successful {
-            return Err(failed("prometheus_config_last_reload_successful is 0".into()));
+            return Err(rejected("prometheus_config_last_reload_successful is 0".into()));
         }
         if after.success_timestamp <= before.success_timestamp {
-            return Err(failed(
+            return Err(rejected(
                 "prometheus_config_last_reload_success_timestamp_seconds did not move".into(),
             ));
         }
