@@ -808,6 +808,12 @@ async fn target_model_crud_and_file_sd(app: TestApp) {
     assert!(body["fields"]["name"].as_str().unwrap().contains("not a valid name"), "{body}");
     let (status, _) = client.post("/api/v1/shards", &json!({"name": "eu-shard"})).await;
     assert_eq!(status, StatusCode::CONFLICT);
+    let (status, body) =
+        client.post("/api/v1/farms", &json!({"name": "typo-farm", "hostz": ["a"]})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["fields"]["hostz"].is_string(), "unknown fields are named: {body}");
+    let (status, farm) = client.post("/api/v1/farms", &json!({"name": "empty-farm"})).await;
+    assert_eq!((status, farm["hosts"].clone()), (StatusCode::CREATED, json!([])));
     let eu = shards["shards"][0]["id"].as_i64().unwrap();
     let (status, body) = client.send("DELETE", &format!("/api/v1/shards/{eu}"), None).await;
     assert_eq!(status, StatusCode::CONFLICT);

@@ -17,24 +17,28 @@ pub const MAX_PORT_RANGE: u16 = 256;
 
 /// A set of Prometheus servers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Shard {
     pub name: String,
 }
 
 /// A service, which owns projects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Service {
     pub name: String,
 }
 
 /// A named set of hosts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Farm {
     pub name: String,
     /// Where the farm's host list comes from; Promgen's own farms say `promgen`, and so do
     /// ours by default, so that relabel rules written for Promgen keep matching.
     #[serde(default = "default_farm_source")]
     pub source: String,
+    #[serde(default)]
     pub hosts: Vec<String>,
 }
 
@@ -44,6 +48,7 @@ fn default_farm_source() -> String {
 
 /// A project: one service, one shard, at most one farm.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Project {
     pub name: String,
     pub service: String,
@@ -73,6 +78,7 @@ impl Scheme {
 /// A project's exporter: a job scraped on a port (or each port of a range) of every host of
 /// the project's farm.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Exporter {
     pub project: String,
     pub job: String,
