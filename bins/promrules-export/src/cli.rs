@@ -55,10 +55,24 @@ pub(crate) enum Command {
         /// Prometheus to reload: its base URL or its /-/reload URL
         #[arg(long, value_name = "URL")]
         reload: String,
+        #[command(flatten)]
+        auth: ReloadAuth,
         /// Wait until the directory has been quiet this long
         #[arg(long, default_value = "1s", value_parser = parse_interval)]
         debounce: Duration,
     },
+}
+
+/// Credentials for a Prometheus behind `--web.config.file` authentication.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReloadAuth {
+    /// A file holding the bearer token for the Prometheus of --reload
+    #[arg(long, value_name = "FILE", conflicts_with = "reload_basic_auth_file")]
+    pub(crate) reload_bearer_token_file: Option<PathBuf>,
+
+    /// A file holding USERNAME:PASSWORD for the Prometheus of --reload
+    #[arg(long, value_name = "FILE")]
+    pub(crate) reload_basic_auth_file: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -103,6 +117,9 @@ pub(crate) struct FileArgs {
     /// After a change, reload this Prometheus (base URL or /-/reload URL) and verify it
     #[arg(long, value_name = "URL")]
     pub(crate) reload: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) auth: ReloadAuth,
 
     /// Let a file with no targets (or no rule groups) replace one that has some
     #[arg(long)]

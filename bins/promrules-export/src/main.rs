@@ -9,11 +9,13 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use promrules_model::Store;
-use promrules_targets::{Export, Filter, Outcome, Prometheus, Server, Source, What};
+use promrules_targets::{
+    Export, Filter, Outcome, Prometheus, PrometheusAuth, Server, Source, What,
+};
 
 mod cli;
 
-use cli::{Cli, Command, FileArgs};
+use cli::{Cli, Command, FileArgs, ReloadAuth};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -34,13 +36,10 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<()> {
     let (file, what, promtool) = match command {
-        Command::ReloadOnChange { dir, reload, debounce } => {
+        Command::ReloadOnChange { dir, reload, auth, debounce } => {
             let dir = promrules_targets::watched_dir(&dir)?;
-            return Ok(promrules_targets::reload_on_change(
-                &dir,
-                &Prometheus::new(&reload),
-                debounce,
-            )?);
+            let prometheus = prometheus(&reload, &auth)?;
+            return Ok(promrules_targets::reload_on_change(&dir, &prometheus, debounce)?);
         }
         Command::Targets { file, service, project } => {
             let filter = Filter { shard: file.shard.clone(), service, project };
@@ -59,7 +58,7 @@ fn run(command: Command) -> anyhow::Result<()> {
     let source = source(&file)?;
     let mut export = Export::new(source, what, file.out.clone());
     export.mode = file.mode;
-    export.reload = file.reload.as_deref().map(Prometheus::new);
+    export.reload = file.reload.as_deref().map(|url| prometheus(url, &file.auth)).transpose()?;
     export.promtool = promtool;
     export.allow_empty = file.allow_empty;
     let Some(interval) = file.watch else {
@@ -75,6 +74,15 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
         std::thread::sleep(interval);
     }
+}
+
+fn prometheus(url: &str, auth: &ReloadAuth) -> anyhow::Result<Prometheus> {
+    let prometheus = Prometheus::new(url);
+    Ok(match (&auth.reload_bearer_token_file, &auth.reload_basic_auth_file) {
+        (Some(path), _) => prometheus.with_auth(&PrometheusAuth::bearer_file(path)?),
+        (None, Some(path)) => prometheus.with_auth(&PrometheusAuth::basic_file(path)?),
+        (None, None) => prometheus,
+    })
 }
 
 fn source(file: &FileArgs) -> anyhow::Result<Source> {

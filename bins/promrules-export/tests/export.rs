@@ -662,3 +662,47 @@ fn watch_waits_for_prometheus_before_replacing_a_rule_file() {
     drop(running);
     std::fs::write(host.rule_file(), "groups: []\n").unwrap();
 }
+
+/// A Prometheus behind basic auth (`--web.config.file`): the reload and its verification
+/// need the credentials file; without it, or with a wrong password, nothing is written.
+#[test]
+fn reload_with_basic_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    let web_config = dir.path().join("web.yml");
+    // bcrypt (cost 4, to keep each request cheap) of "s3cret".
+    std::fs::write(
+        &web_config,
+        "basic_auth_users:\n  promrules: $2b$04$lh0bh11flk5nQacFl8sKZu3IffC3Pmj1PJQ5Fnn.3nAMhPNk9XbDW\n",
+    )
+    .unwrap();
+    let flag = format!("--web.config.file={}", web_config.display());
+    let host = SimHost::start_with_flags(62, "", &[&flag]);
+    let (store, url) = database(dir.path());
+    store
+        .create_rule(&RuleSpec { name: Some("Authed".into()), ..RuleSpec::alert("up == 0") })
+        .unwrap();
+    let rule_file = host.rule_file().display().to_string();
+    let reload = host.prometheus_url();
+    let args = ["rules", &rule_file, "--database", &url, "--reload", &reload];
+    let before = std::fs::read(host.rule_file()).unwrap();
+
+    let anonymous = export(&args);
+    assert!(!anonymous.status.success());
+    assert!(stderr(&anonymous).contains("401"), "{}", stderr(&anonymous));
+    let wrong = dir.path().join("wrong");
+    std::fs::write(&wrong, "promrules:guess\n").unwrap();
+    let wrong_arg = wrong.display().to_string();
+    let guessed = export(&[&args[..], &["--reload-basic-auth-file", &wrong_arg]].concat());
+    assert!(stderr(&guessed).contains("401"), "{}", stderr(&guessed));
+    assert_eq!(std::fs::read(host.rule_file()).unwrap(), before, "nothing written");
+
+    let right = dir.path().join("right");
+    std::fs::write(&right, "promrules:s3cret\n").unwrap();
+    let right_arg = right.display().to_string();
+    let authed = export(&[&args[..], &["--reload-basic-auth-file", &right_arg]].concat());
+    assert!(authed.status.success(), "{}", stderr(&authed));
+    assert!(stderr(&authed).contains("reloaded it"), "{}", stderr(&authed));
+    assert!(std::fs::read_to_string(host.rule_file()).unwrap().contains("Authed"));
+    let secretless = !stderr(&authed).contains("s3cret") && !stderr(&guessed).contains("guess");
+    assert!(secretless, "credentials never appear in the log");
+}

@@ -20,6 +20,10 @@ pub enum ExportError {
     #[error("CA file `{}`: {problem}", path.display())]
     CaFile { path: PathBuf, problem: String },
 
+    /// A file holding a credential is unreadable or malformed (its content is never shown).
+    #[error("credentials file `{}`: {problem}", path.display())]
+    Secret { path: PathBuf, problem: String },
+
     /// `--shard` names no stored shard.
     #[error("no shard named `{0}`")]
     UnknownShard(String),

@@ -42,7 +42,7 @@ pub use crate::error::ExportError;
 pub use crate::export::{Export, Outcome, Server, Source, What, find_promtool};
 pub use crate::import::{ImportError, Imported, from_file_sd};
 pub use crate::on_change::{content_digest, reload_on_change, watched_dir};
-pub use crate::prometheus::Prometheus;
+pub use crate::prometheus::{Prometheus, PrometheusAuth};
 pub use crate::render::{Filter, TargetGroup, file_sd, to_json};
 pub use crate::write::{WriteError, Written, write_atomically, write_checked};
 

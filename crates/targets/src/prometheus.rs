@@ -16,6 +16,69 @@ use crate::ExportError;
 pub struct Prometheus {
     agent: ureq::Agent,
     base: String,
+    /// The `Authorization` header for a Prometheus behind `--web.config.file` auth.
+    authorization: Option<String>,
+}
+
+/// How to authenticate to Prometheus.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PrometheusAuth {
+    Bearer(String),
+    Basic { username: String, password: String },
+}
+
+impl std::fmt::Debug for PrometheusAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret itself.
+        match self {
+            PrometheusAuth::Bearer(_) => f.write_str("Bearer(***)"),
+            PrometheusAuth::Basic { username, .. } => write!(f, "Basic({username}:***)"),
+        }
+    }
+}
+
+impl PrometheusAuth {
+    /// Reads a bearer token file (the token, surrounding whitespace ignored).
+    pub fn bearer_file(path: &std::path::Path) -> Result<PrometheusAuth, ExportError> {
+        let token = read_secret(path)?;
+        Ok(PrometheusAuth::Bearer(token))
+    }
+
+    /// Reads a basic-auth file holding `USERNAME:PASSWORD` on one line.
+    pub fn basic_file(path: &std::path::Path) -> Result<PrometheusAuth, ExportError> {
+        let line = read_secret(path)?;
+        match line.split_once(':') {
+            Some((username, password)) if !username.is_empty() => Ok(PrometheusAuth::Basic {
+                username: username.to_owned(),
+                password: password.to_owned(),
+            }),
+            _ => Err(ExportError::Secret {
+                path: path.to_owned(),
+                problem: "must hold USERNAME:PASSWORD".into(),
+            }),
+        }
+    }
+
+    fn header(&self) -> String {
+        use base64::Engine;
+        match self {
+            PrometheusAuth::Bearer(token) => format!("Bearer {token}"),
+            PrometheusAuth::Basic { username, password } => format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+            ),
+        }
+    }
+}
+
+fn read_secret(path: &std::path::Path) -> Result<String, ExportError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ExportError::Secret { path: path.to_owned(), problem: e.to_string() })?;
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(ExportError::Secret { path: path.to_owned(), problem: "is empty".into() });
+    }
+    Ok(text.to_owned())
 }
 
 /// What the reload metrics say.
@@ -36,7 +99,13 @@ impl Prometheus {
             .http_status_as_error(false)
             .build()
             .into();
-        Prometheus { agent, base: base.to_owned() }
+        Prometheus { agent, base: base.to_owned(), authorization: None }
+    }
+
+    /// Authenticates every request with `auth`.
+    pub fn with_auth(mut self, auth: &PrometheusAuth) -> Prometheus {
+        self.authorization = Some(auth.header());
+        self
     }
 
     /// The base URL.
@@ -60,11 +129,12 @@ impl Prometheus {
         let rejected =
             |problem: String| ExportError::ReloadRejected { url: self.base.clone(), problem };
         let before = self.reload_metrics().map_err(failed)?;
-        let mut response = self
-            .agent
-            .post(format!("{}/-/reload", self.base))
-            .send_empty()
-            .map_err(|e| failed(format!("POST /-/reload: {e}")))?;
+        let mut request = self.agent.post(format!("{}/-/reload", self.base));
+        if let Some(value) = &self.authorization {
+            request = request.header("Authorization", value);
+        }
+        let mut response =
+            request.send_empty().map_err(|e| failed(format!("POST /-/reload: {e}")))?;
         let status = response.status();
         if !status.is_success() {
             let body = response.body_mut().read_to_string().unwrap_or_default();
@@ -86,11 +156,11 @@ impl Prometheus {
     }
 
     fn reload_metrics(&self) -> Result<ReloadMetrics, String> {
-        let mut response = self
-            .agent
-            .get(format!("{}/metrics", self.base))
-            .call()
-            .map_err(|e| format!("GET /metrics: {e}"))?;
+        let mut request = self.agent.get(format!("{}/metrics", self.base));
+        if let Some(value) = &self.authorization {
+            request = request.header("Authorization", value);
+        }
+        let mut response = request.call().map_err(|e| format!("GET /metrics: {e}"))?;
         if !response.status().is_success() {
             return Err(format!("GET /metrics answered {}", response.status()));
         }

@@ -187,7 +187,9 @@ impl SimHost {
         );
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            if ureq::get(&format!("{}/-/ready", self.prometheus_url())).call().is_ok() {
+            // 401: ready, behind the basic auth of a `--web.config.file` flag.
+            let answer = ureq::get(&format!("{}/-/ready", self.prometheus_url())).call();
+            if matches!(answer, Ok(_) | Err(ureq::Error::StatusCode(401))) {
                 self.prometheus = Some(service);
                 return;
             }
