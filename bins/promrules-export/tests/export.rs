@@ -706,3 +706,49 @@ fn reload_with_basic_auth() {
     let secretless = !stderr(&authed).contains("s3cret") && !stderr(&guessed).contains("guess");
     assert!(secretless, "credentials never appear in the log");
 }
+
+/// A watched directory replaced by renames (as some deploy tools do) loses its inotify
+/// watch; the watcher notices, reloads for the new content, and watches the new directory.
+#[test]
+fn reload_on_change_follows_a_replaced_directory() {
+    let host = prometheus();
+    let rules_dir = host.rule_file().parent().unwrap().to_owned();
+    std::fs::write(host.rule_file(), "groups: []\n").unwrap();
+    let rule = |name: &str| {
+        format!("groups:\n- name: replaced\n  rules:\n  - alert: {name}\n    expr: up == 0\n")
+    };
+    let log_dir = tempfile::tempdir().unwrap();
+    let running = Running::start(
+        &[
+            "reload-on-change",
+            &rules_dir.display().to_string(),
+            "--reload",
+            &host.prometheus_url(),
+            "--debounce",
+            "200ms",
+        ],
+        log_dir.path().join("watch.log"),
+    );
+    eventually("the watch to start", || running.log().contains("watching").then_some(()));
+
+    let new = rules_dir.with_extension("new");
+    let old = rules_dir.with_extension("old");
+    std::fs::create_dir(&new).unwrap();
+    std::fs::write(new.join("promrules.yml"), rule("Replaced")).unwrap();
+    std::fs::rename(&rules_dir, &old).unwrap();
+    std::fs::rename(&new, &rules_dir).unwrap();
+    eventually("the new directory's rule to load", || {
+        (host.loaded_rules() == ["Replaced"]).then_some(())
+    });
+    assert!(running.log().contains("was replaced"), "{}", running.log());
+
+    // The new directory is watched too.
+    std::fs::write(host.rule_file(), rule("ChangedAfter")).unwrap();
+    eventually("a change in the new directory to load", || {
+        (host.loaded_rules() == ["ChangedAfter"]).then_some(())
+    });
+
+    drop(running);
+    std::fs::remove_dir_all(&old).unwrap();
+    std::fs::write(host.rule_file(), "groups: []\n").unwrap();
+}

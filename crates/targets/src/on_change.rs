@@ -53,8 +53,9 @@ pub fn content_digest(dir: &Path) -> std::io::Result<Vec<u8>> {
 }
 
 /// Watches `dir` and reloads `prometheus` after each real change, once the directory has
-/// been quiet for `debounce`. Runs until the watch itself fails; a failed reload is logged
-/// and the next change is tried again.
+/// been quiet for `debounce`. Runs until the watch cannot be set up; a failed reload is
+/// logged and the next change is tried again, and a directory replaced by a rename is
+/// noticed within a second and watched anew.
 pub fn reload_on_change(
     dir: &Path,
     prometheus: &Prometheus,
@@ -62,21 +63,47 @@ pub fn reload_on_change(
 ) -> Result<(), ExportError> {
     let watch_error = |problem: String| ExportError::Watch { path: dir.to_path_buf(), problem };
     let (sender, events) = mpsc::channel();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        // The receiver only goes away when the watch ends.
-        let _ = sender.send(event);
-    })
-    .map_err(|e| watch_error(e.to_string()))?;
-    watcher.watch(dir, RecursiveMode::Recursive).map_err(|e| watch_error(e.to_string()))?;
-    let digest = |dir: &Path| content_digest(dir).map_err(|e| watch_error(e.to_string()));
-    let mut last = digest(dir)?;
+    let watch = |sender: mpsc::Sender<_>| -> Result<_, ExportError> {
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                // The receiver lives as long as this function.
+                let _ = sender.send(event);
+            })
+            .map_err(|e| watch_error(e.to_string()))?;
+        watcher.watch(dir, RecursiveMode::Recursive).map_err(|e| watch_error(e.to_string()))?;
+        Ok((watcher, identity(dir)))
+    };
+    // Kept alive for the watch; replaced when the directory is.
+    let (mut _watcher, mut watched) = watch(sender.clone())?;
+    let mut last = content_digest(dir).map_err(|e| watch_error(e.to_string()))?;
     log::info!("watching `{}`; reloading {} on changes", dir.display(), prometheus.url());
     loop {
-        match events.recv() {
-            Ok(Ok(event)) if is_change(&event) => {}
-            Ok(Ok(_)) => continue,
-            Ok(Err(error)) => log::warn!("watch of `{}`: {error}", dir.display()),
-            Err(mpsc::RecvError) => return Err(watch_error("the watcher stopped".into())),
+        let woken = match events.recv_timeout(RECHECK) {
+            Ok(Ok(event)) => is_change(&event),
+            Ok(Err(error)) => {
+                log::warn!("watch of `{}`: {error}", dir.display());
+                true
+            }
+            Err(_) => false,
+        };
+        // A directory replaced by a rename (or removed and made again) takes its inotify
+        // watch with it, and no event will come from the new one: notice, and watch anew.
+        let now = identity(dir);
+        let replaced = now.is_some() && now != watched;
+        if replaced {
+            match watch(sender.clone()) {
+                Ok((new_watcher, identity)) => {
+                    log::info!("`{}` was replaced; watching the new one", dir.display());
+                    (_watcher, watched) = (new_watcher, identity);
+                }
+                Err(error) => {
+                    log::warn!("{error}");
+                    continue;
+                }
+            }
+        }
+        if !woken && !replaced {
+            continue;
         }
         // Wait out the rest of the update: until no change for `debounce`.
         let mut quiet_since = Instant::now();
@@ -84,13 +111,17 @@ pub fn reload_on_change(
             match events.recv_timeout(left) {
                 Ok(Ok(event)) if is_change(&event) => quiet_since = Instant::now(),
                 Ok(_) => {}
-                Err(mpsc::RecvTimeoutError::Timeout) => break,
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(watch_error("the watcher stopped".into()));
-                }
+                Err(_) => break,
             }
         }
-        let now = digest(dir)?;
+        let now = match content_digest(dir) {
+            Ok(now) => now,
+            Err(error) => {
+                // Mid-replacement; the next event or check looks again.
+                log::warn!("reading `{}`: {error}", dir.display());
+                continue;
+            }
+        };
         if now == last {
             log::debug!("`{}` changed on disk but not in content", dir.display());
             continue;
@@ -101,6 +132,15 @@ pub fn reload_on_change(
             Err(error) => log::error!("`{}` changed; {error}", dir.display()),
         }
     }
+}
+
+/// How often to check whether the watched directory itself was replaced.
+const RECHECK: Duration = Duration::from_secs(1);
+
+/// The directory's device and inode (following symlinks), or `None` when it is missing.
+fn identity(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// Whether `event` may have changed content. inotify also reports every open and every
