@@ -126,6 +126,14 @@ fn strip_position(message: &str) -> String {
     }
 }
 
+/// A numeric id from a path segment.
+pub(crate) fn parse_id(text: &str) -> Result<i64, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::bad_request(format!("`{text}` is not a numeric id"))
+            .with_field("id", "must be a whole number")
+    })
+}
+
 /// A numeric `{id}` path segment.
 #[derive(Debug)]
 pub(crate) struct Id(pub(crate) i64);
@@ -135,10 +143,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match axum::extract::Path::<String>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(text)) => text.parse().map(Id).map_err(|_| {
-                ApiError::bad_request(format!("`{text}` is not a numeric id"))
-                    .with_field("id", "must be a whole number")
-            }),
+            Ok(axum::extract::Path(text)) => parse_id(&text).map(Id),
             Err(rejection) => Err(ApiError::bad_request(format!("invalid path: {rejection}"))),
         }
     }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Id, JsonBody, QueryParams};
+use crate::extract::{Id, JsonBody, QueryParams, parse_id};
 use crate::rules::with_etag;
 
 /// One kind of stored target entity and its store calls.
@@ -179,10 +179,7 @@ pub(crate) async fn remove_host(
     State(state): State<AppState>,
     axum::extract::Path((id, host)): axum::extract::Path<(String, String)>,
 ) -> Result<Json<Stored<Farm>>, ApiError> {
-    let id: i64 = id.parse().map_err(|_| {
-        ApiError::bad_request(format!("`{id}` is not a numeric id"))
-            .with_field("id", "must be a whole number")
-    })?;
+    let id = parse_id(&id)?;
     Ok(Json(state.store(move |store| store.remove_farm_host(id, &host)).await?))
 }
 
