@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use promrules_model::{Exporter, Farm, Project, Scheme, Service, Shard, Store};
+use promrules_model::{Exporter, Farm, Project, Service, Shard, Store};
 
 const PROJECTS: usize = 10;
 const HOSTS_PER_FARM: usize = 100;
@@ -73,16 +73,8 @@ fn seed(db: &str) -> Store {
         ] {
             store
                 .create_exporter(&Exporter {
-                    project: format!("project-{p:02}"),
-                    job: job.into(),
-                    port,
-                    port_end: None,
                     path: path.map(Into::into),
-                    scheme: Scheme::Http,
-                    enabled: true,
-                    labels: Default::default(),
-                    scrape_interval: None,
-                    scrape_timeout: None,
+                    ..Exporter::new(format!("project-{p:02}"), job, port)
                 })
                 .unwrap();
         }

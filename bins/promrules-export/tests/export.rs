@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use promrules_model::{Exporter, Farm, Project, RuleSpec, Scheme, Service, Shard, Store};
+use promrules_model::{Exporter, Farm, Project, RuleSpec, Service, Shard, Store};
 use serde_json::Value;
 use test_support::SimHost;
 
@@ -132,16 +132,8 @@ fn database(dir: &Path) -> (Store, String) {
         store.create_project(&project).unwrap();
         store
             .create_exporter(&Exporter {
-                project: name.into(),
-                job: "node".into(),
-                port: 9100,
-                port_end: None,
                 path: Some("/metrics?format=text".into()),
-                scheme: Scheme::Http,
-                enabled: true,
-                labels: Default::default(),
-                scrape_interval: None,
-                scrape_timeout: None,
+                ..Exporter::new(name, "node", 9100)
             })
             .unwrap();
     }
@@ -377,6 +369,23 @@ fn a_missing_database_is_an_error_not_an_empty_file() {
     assert_eq!(output.status.code(), Some(2), "--database or --from is required");
 }
 
+/// `promrules-export reload-on-change DIR` for `host`'s Prometheus, once it watches.
+fn reload_on_change(host: &SimHost, dir: &Path, log_dir: &Path) -> Running {
+    let running = Running::start(
+        &[
+            "reload-on-change",
+            &dir.display().to_string(),
+            "--reload",
+            &host.prometheus_url(),
+            "--debounce",
+            "200ms",
+        ],
+        log_dir.join("watch.log"),
+    );
+    eventually("the watch to start", || running.log().contains("watching").then_some(()));
+    running
+}
+
 /// Lays out `dir` as Kubernetes mounts a ConfigMap, with `content` as `promrules.yml`.
 fn configmap_swap(dir: &Path, version: u32, content: &str) {
     let data = dir.join(format!("..v{version}"));
@@ -402,18 +411,7 @@ fn reload_on_change_follows_a_configmap_swap() {
     };
     configmap_swap(&rules_dir, 1, "groups: []\n");
     let log_dir = tempfile::tempdir().unwrap();
-    let running = Running::start(
-        &[
-            "reload-on-change",
-            &rules_dir.display().to_string(),
-            "--reload",
-            &host.prometheus_url(),
-            "--debounce",
-            "200ms",
-        ],
-        log_dir.path().join("watch.log"),
-    );
-    eventually("the watch to start", || running.log().contains("watching").then_some(()));
+    let running = reload_on_change(&host, &rules_dir, log_dir.path());
     let before = last_reload(&host);
 
     configmap_swap(&rules_dir, 2, &rule("FromConfigMap"));
@@ -567,20 +565,7 @@ fn an_emptied_source_does_not_wipe_a_file_without_allow_empty() {
     assert!(stderr(&refused).contains("refusing to replace"), "{}", stderr(&refused));
     assert_eq!(std::fs::read(&out).unwrap(), full, "the old file stays");
     // A typo in --shard is the same mistake.
-    store
-        .create_exporter(&Exporter {
-            project: "web".into(),
-            job: "node".into(),
-            port: 9100,
-            port_end: None,
-            path: None,
-            scheme: Scheme::Http,
-            enabled: true,
-            labels: Default::default(),
-            scrape_interval: None,
-            scrape_timeout: None,
-        })
-        .unwrap();
+    store.create_exporter(&Exporter::new("web", "node", 9100)).unwrap();
     let typo = export(&["targets", &out_arg, "--database", &url, "--shard", "ue"]);
     assert!(stderr(&typo).contains("refusing to replace"), "{}", stderr(&typo));
 
@@ -718,18 +703,7 @@ fn reload_on_change_follows_a_replaced_directory() {
         format!("groups:\n- name: replaced\n  rules:\n  - alert: {name}\n    expr: up == 0\n")
     };
     let log_dir = tempfile::tempdir().unwrap();
-    let running = Running::start(
-        &[
-            "reload-on-change",
-            &rules_dir.display().to_string(),
-            "--reload",
-            &host.prometheus_url(),
-            "--debounce",
-            "200ms",
-        ],
-        log_dir.path().join("watch.log"),
-    );
-    eventually("the watch to start", || running.log().contains("watching").then_some(()));
+    let running = reload_on_change(&host, &rules_dir, log_dir.path());
 
     let new = rules_dir.with_extension("new");
     let old = rules_dir.with_extension("old");

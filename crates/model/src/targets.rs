@@ -214,6 +214,23 @@ pub struct TargetsModel {
 }
 
 impl Exporter {
+    /// An enabled exporter of `job` on `port`, with every optional field left out:
+    /// the default path `/metrics`, http, no extra labels, Prometheus's scrape defaults.
+    pub fn new(project: impl Into<String>, job: impl Into<String>, port: u16) -> Exporter {
+        Exporter {
+            project: project.into(),
+            job: job.into(),
+            port,
+            port_end: None,
+            path: None,
+            scheme: Scheme::Http,
+            enabled: true,
+            labels: BTreeMap::new(),
+            scrape_interval: None,
+            scrape_timeout: None,
+        }
+    }
+
     /// Checks the fields; `Err` lists each bad one.
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::default();

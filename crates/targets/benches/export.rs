@@ -6,7 +6,7 @@
 //! docs/benchmarks.md.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use promrules_model::{Exporter, Farm, Project, Scheme, Service, Shard, Store};
+use promrules_model::{Exporter, Farm, Project, Service, Shard, Store};
 use promrules_targets::{Filter, file_sd, to_json};
 
 fn seeded_store(dir: &std::path::Path) -> Store {
@@ -28,16 +28,8 @@ fn seeded_store(dir: &std::path::Path) -> Store {
         for (job, port) in [("node", 9100), ("app", 8080), ("mysqld", 9104)] {
             store
                 .create_exporter(&Exporter {
-                    project: project.name.clone(),
-                    job: job.into(),
-                    port,
-                    port_end: None,
                     path: Some("/metrics?format=prometheus".into()),
-                    scheme: Scheme::Http,
-                    enabled: true,
-                    labels: Default::default(),
-                    scrape_interval: None,
-                    scrape_timeout: None,
+                    ..Exporter::new(project.name.clone(), job, port)
                 })
                 .unwrap();
         }

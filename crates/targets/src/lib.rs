@@ -21,14 +21,13 @@
 //! # Example
 //!
 //! ```
-//! use promrules_model::{Exporter, Farm, Project, Scheme};
+//! use promrules_model::{Exporter, Farm, Project};
 //! use promrules_targets::{Filter, TargetsModel, file_sd, to_json};
 //!
 //! let model = TargetsModel {
 //!     projects: vec![Project { name: "web".into(), service: "shop".into(), shard: "eu".into(), farm: Some("web-hosts".into()) }],
 //!     farms: vec![Farm { name: "web-hosts".into(), source: "promgen".into(), hosts: vec!["web02".into(), "web01".into()] }],
-//!     exporters: vec![Exporter { project: "web".into(), job: "node".into(), port: 9100, port_end: None, path: None,
-//!         scheme: Scheme::Http, enabled: true, labels: Default::default(), scrape_interval: None, scrape_timeout: None }],
+//!     exporters: vec![Exporter::new("web", "node", 9100)],
 //! };
 //! let groups = file_sd(&model, &Filter::default());
 //! assert_eq!(groups[0].targets, ["web01:9100", "web02:9100"]);

@@ -29,18 +29,7 @@ fn farm(name: &str, hosts: &[&str]) -> Farm {
 }
 
 fn exporter(project: &str, job: &str, port: u16) -> Exporter {
-    Exporter {
-        project: project.into(),
-        job: job.into(),
-        port,
-        port_end: None,
-        path: None,
-        scheme: Scheme::Http,
-        enabled: true,
-        labels: BTreeMap::new(),
-        scrape_interval: None,
-        scrape_timeout: None,
-    }
+    Exporter::new(project, job, port)
 }
 
 /// Promgen's sample: 2 hosts, 3 exporters (one disabled), and a second project on another

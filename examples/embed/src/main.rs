@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use promrules_model::{Exporter, Farm, GroupSpec, Project, RuleFilter, RuleSpec, Scheme, Store};
+use promrules_model::{Exporter, Farm, GroupSpec, Project, RuleFilter, RuleSpec, Store};
 use promrules_targets::{Filter, TargetsModel, file_sd, to_json};
 use promrules_yaml::{RenderOptions, render};
 
@@ -59,18 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             source: "promgen".into(),
             hosts: vec!["db02".into(), "db01".into()],
         }],
-        exporters: vec![Exporter {
-            project: "storage".into(),
-            job: "node".into(),
-            port: 9100,
-            port_end: None,
-            path: None,
-            scheme: Scheme::Http,
-            enabled: true,
-            labels: BTreeMap::new(),
-            scrape_interval: None,
-            scrape_timeout: None,
-        }],
+        exporters: vec![Exporter::new("storage", "node", 9100)],
     };
     report(&to_json(&file_sd(
         &targets,

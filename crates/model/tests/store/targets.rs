@@ -9,18 +9,7 @@ use promrules_model::{
 use crate::support::TestDb;
 
 fn exporter(project: &str, job: &str, port: u16) -> Exporter {
-    Exporter {
-        project: project.into(),
-        job: job.into(),
-        port,
-        port_end: None,
-        path: None,
-        scheme: Scheme::Http,
-        enabled: true,
-        labels: BTreeMap::new(),
-        scrape_interval: None,
-        scrape_timeout: None,
-    }
+    Exporter::new(project, job, port)
 }
 
 fn project(name: &str, service: &str, shard: &str, farm: Option<&str>) -> Project {
