@@ -227,14 +227,10 @@ impl Store {
     pub fn open(url: &str) -> Result<Store, Error> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             open_postgres(url)
-        } else if let Some(path) =
-            url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))
-        {
+        } else if let Some(path) = sqlite_path(url) {
             open_sqlite(path)
-        } else if url.contains("://") || url.is_empty() {
-            Err(Error::UnsupportedUrl(redact(url)))
         } else {
-            open_sqlite(url)
+            Err(Error::UnsupportedUrl(redact(url)))
         }
     }
 
@@ -242,9 +238,7 @@ impl Store {
     /// target export, for which a mistyped path would otherwise become a new, empty
     /// database (and an empty file written over a good one).
     pub fn open_existing(url: &str) -> Result<Store, Error> {
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"));
-        let path = path.or((!url.contains("://")).then_some(url));
-        if let Some(path) = path
+        if let Some(path) = sqlite_path(url)
             && path != ":memory:"
             && !std::path::Path::new(path).exists()
         {
@@ -727,6 +721,16 @@ impl GroupRow {
 
 fn utc(time: NaiveDateTime) -> DateTime<Utc> {
     time.and_utc()
+}
+
+/// The SQLite file of `url` (a plain path, `sqlite://PATH` or `sqlite:PATH`), or `None`
+/// when it names another backend or none.
+fn sqlite_path(url: &str) -> Option<&str> {
+    match url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        Some(path) => Some(path),
+        None if url.contains("://") || url.is_empty() => None,
+        None => Some(url),
+    }
 }
 
 /// Sets the per-connection SQLite settings on every pooled connection.

@@ -396,6 +396,40 @@ macro_rules! replace_farm_hosts {
     }};
 }
 
+/// Writes farm `$id` (or a new one when `None`) from `$spec`, its host list replaced;
+/// evaluates to the farm's id.
+macro_rules! write_farm {
+    ($conn:expr, $id:expr, $spec:expr) => {{
+        let spec: &Farm = $spec;
+        let now = now();
+        let values =
+            (farms::name.eq(&spec.name), farms::source.eq(&spec.source), farms::updated_at.eq(now));
+        let name_taken = |e| conflict(e, || format!("a farm named `{}`", spec.name));
+        let id: Option<i64> = match $id {
+            None => Some(
+                diesel::insert_into(farms::table)
+                    .values((values, farms::created_at.eq(now)))
+                    .returning(farms::id)
+                    .get_result($conn)
+                    .map_err(name_taken)?,
+            ),
+            Some(id) => diesel::update(farms::table.find(id))
+                .set(values)
+                .returning(farms::id)
+                .get_result($conn)
+                .optional()
+                .map_err(name_taken)?,
+        };
+        match id {
+            Some(id) => {
+                replace_farm_hosts!($conn, id, spec.hosts);
+                Ok::<i64, Error>(id)
+            }
+            None => Err(Error::NotFound { entity: "farm", id: $id.unwrap_or_default() }),
+        }
+    }};
+}
+
 /// Reads one farm inside a transaction, or fails with `NotFound`.
 macro_rules! one_farm {
     ($conn:expr, $id:expr) => {{
@@ -451,19 +485,8 @@ impl Store {
     /// Validates and stores a new farm with its hosts.
     pub fn create_farm(&self, spec: &Farm) -> Result<Stored<Farm>, Error> {
         spec.validate()?;
-        let now = now();
         in_write_transaction!(self, conn => {
-            let id: i64 = diesel::insert_into(farms::table)
-                .values((
-                    farms::name.eq(&spec.name),
-                    farms::source.eq(&spec.source),
-                    farms::created_at.eq(now),
-                    farms::updated_at.eq(now),
-                ))
-                .returning(farms::id)
-                .get_result(conn)
-                .map_err(|e| conflict(e, || format!("a farm named `{}`", spec.name)))?;
-            replace_farm_hosts!(conn, id, spec.hosts);
+            let id = write_farm!(conn, None::<i64>, spec)?;
             one_farm!(conn, id)
         })
     }
@@ -481,14 +504,7 @@ impl Store {
     pub fn update_farm(&self, id: i64, spec: &Farm) -> Result<Stored<Farm>, Error> {
         spec.validate()?;
         in_write_transaction!(self, conn => {
-            let updated = diesel::update(farms::table.find(id))
-                .set((farms::name.eq(&spec.name), farms::source.eq(&spec.source), farms::updated_at.eq(now())))
-                .execute(conn)
-                .map_err(|e| conflict(e, || format!("a farm named `{}`", spec.name)))?;
-            if updated == 0 {
-                return Err(Error::NotFound { entity: "farm", id });
-            }
-            replace_farm_hosts!(conn, id, spec.hosts);
+            write_farm!(conn, Some(id), spec)?;
             one_farm!(conn, id)
         })
     }
@@ -696,24 +712,7 @@ impl Store {
                     .select(farms::id)
                     .first(conn)
                     .optional()?;
-                let id = match existing {
-                    Some(id) => {
-                        diesel::update(farms::table.find(id))
-                            .set((farms::source.eq(&farm.source), farms::updated_at.eq(now)))
-                            .execute(conn)?;
-                        id
-                    }
-                    None => diesel::insert_into(farms::table)
-                        .values((
-                            farms::name.eq(&farm.name),
-                            farms::source.eq(&farm.source),
-                            farms::created_at.eq(now),
-                            farms::updated_at.eq(now),
-                        ))
-                        .returning(farms::id)
-                        .get_result(conn)?,
-                };
-                replace_farm_hosts!(conn, id, farm.hosts);
+                write_farm!(conn, existing, farm)?;
                 count(existing.is_none(), "farms");
             }
             for project in &model.projects {
