@@ -82,20 +82,6 @@ impl Drop for Running {
     }
 }
 
-/// `prometheus_config_last_reload_success_timestamp_seconds`.
-fn last_reload(host: &SimHost) -> f64 {
-    let text = ureq::get(&format!("{}/metrics", host.prometheus_url()))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("prometheus_config_last_reload_success_timestamp_seconds "))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("reload timestamp metric")
-}
-
 fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -162,7 +148,7 @@ fn watch_writes_and_reloads_only_on_change_and_prometheus_scrapes_the_file() {
     let (store, url) = database(dir.path());
     let out = targets_file().display().to_string();
     let _ = std::fs::remove_file(targets_file());
-    let before = last_reload(&host);
+    let before = host.last_reload();
     let running = Running::start(
         &[
             "targets",
@@ -181,7 +167,7 @@ fn watch_writes_and_reloads_only_on_change_and_prometheus_scrapes_the_file() {
 
     // The first round writes and reloads.
     let first = eventually("the first reload", || {
-        (last_reload(&host) > before).then(|| last_reload(&host))
+        (host.last_reload() > before).then(|| host.last_reload())
     });
     let text = std::fs::read_to_string(targets_file()).unwrap();
     let groups: Value = serde_json::from_str(&text).unwrap();
@@ -219,7 +205,7 @@ fn watch_writes_and_reloads_only_on_change_and_prometheus_scrapes_the_file() {
     // Several unchanged rounds: no write, no reload.
     let modified = std::fs::metadata(targets_file()).unwrap().modified().unwrap();
     std::thread::sleep(Duration::from_millis(2_000));
-    assert_eq!(last_reload(&host), first, "no reload without a change");
+    assert_eq!(host.last_reload(), first, "no reload without a change");
     assert_eq!(std::fs::metadata(targets_file()).unwrap().modified().unwrap(), modified);
     assert!(running.log().matches("is unchanged").count() >= 2, "{}", running.log());
 
@@ -227,14 +213,14 @@ fn watch_writes_and_reloads_only_on_change_and_prometheus_scrapes_the_file() {
     let farm = store.list_farms().unwrap().into_iter().find(|f| f.spec.name == "eu-web").unwrap();
     store.add_farm_host(farm.id, "127.0.0.4").unwrap();
     let second = eventually("the reload after the change", || {
-        (last_reload(&host) > first).then(|| last_reload(&host))
+        (host.last_reload() > first).then(|| host.last_reload())
     });
     assert!(std::fs::read_to_string(targets_file()).unwrap().contains("127.0.0.4:9100"));
     eventually("Prometheus to see the new host", || {
         (active_targets(&host).len() == 3).then_some(())
     });
     std::thread::sleep(Duration::from_millis(1_500));
-    assert_eq!(last_reload(&host), second, "one reload per change");
+    assert_eq!(host.last_reload(), second, "one reload per change");
     assert_eq!(running.log().matches("reloaded it").count(), 2, "{}", running.log());
 }
 
@@ -278,12 +264,12 @@ fn a_rule_file_whose_reload_fails_is_rolled_back() {
         .unwrap();
 
     // With promtool (from PATH), the bad file never replaces the good one.
-    let reloaded = last_reload(&host);
+    let reloaded = host.last_reload();
     let output = export(&args);
     assert!(!output.status.success());
     assert!(stderr(&output).contains("promtool check rules rejected it"), "{}", stderr(&output));
     assert_eq!(std::fs::read(host.rule_file()).unwrap(), good);
-    assert_eq!(last_reload(&host), reloaded, "nothing to reload");
+    assert_eq!(host.last_reload(), reloaded, "nothing to reload");
 
     // Without promtool, Prometheus rejects the reload and the previous file comes back.
     let mut unchecked = args.to_vec();
@@ -297,7 +283,7 @@ fn a_rule_file_whose_reload_fails_is_rolled_back() {
         "{message}"
     );
     assert_eq!(std::fs::read(host.rule_file()).unwrap(), good, "byte for byte");
-    assert!(last_reload(&host) > reloaded, "reloaded again with the restored file");
+    assert!(host.last_reload() > reloaded, "reloaded again with the restored file");
     assert_eq!(host.loaded_rules(), ["ExportedRule"]);
 
     // Put the managed file back for the other tests.
@@ -412,18 +398,18 @@ fn reload_on_change_follows_a_configmap_swap() {
     configmap_swap(&rules_dir, 1, "groups: []\n");
     let log_dir = tempfile::tempdir().unwrap();
     let running = reload_on_change(&host, &rules_dir, log_dir.path());
-    let before = last_reload(&host);
+    let before = host.last_reload();
 
     configmap_swap(&rules_dir, 2, &rule("FromConfigMap"));
     eventually("the new rule to load", || (host.loaded_rules() == ["FromConfigMap"]).then_some(()));
-    let reloaded = last_reload(&host);
+    let reloaded = host.last_reload();
     assert!(reloaded > before);
 
     // Same content under a new version, and a hidden temp file: no reload.
     configmap_swap(&rules_dir, 3, &rule("FromConfigMap"));
     std::fs::write(rules_dir.join(".promrules.yml.swp"), "junk").unwrap();
     std::thread::sleep(Duration::from_millis(1_500));
-    assert_eq!(last_reload(&host), reloaded, "{}", running.log());
+    assert_eq!(host.last_reload(), reloaded, "{}", running.log());
     // Exactly one look at the directory for the swap: reading files (ours for the digest,
     // Prometheus's for its reload) must not wake the watcher again.
     assert_eq!(running.log().matches("not in content").count(), 1, "{}", running.log());

@@ -57,20 +57,6 @@ fn no_promtool() -> DeployOptions {
     DeployOptions { remote_promtool: false, ..DeployOptions::default() }
 }
 
-fn reload_timestamp(sim: &SimHost) -> f64 {
-    let text = ureq::get(&format!("{}/metrics", sim.prometheus_url()))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("prometheus_config_last_reload_success_timestamp_seconds "))
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn deploys_to_three_hosts_and_prometheus_serves_the_rules() {
     let fleet = shared_fleet();
@@ -105,12 +91,12 @@ fn unchanged_content_is_neither_uploaded_nor_reloaded() {
         deploy(&deployer, &host, &content, &DeployOptions::default()).outcome,
         Outcome::Deployed
     );
-    let reloaded_at = reload_timestamp(&fleet[0]);
+    let reloaded_at = fleet[0].last_reload();
     let modified = std::fs::metadata(fleet[0].rule_file()).unwrap().modified().unwrap();
 
     let report = deploy(&deployer, &host, &content, &DeployOptions::default());
     assert_eq!(report.outcome, Outcome::Unchanged, "{}", report.message);
-    assert_eq!(reload_timestamp(&fleet[0]), reloaded_at, "no reload");
+    assert_eq!(fleet[0].last_reload(), reloaded_at, "no reload");
     assert_eq!(
         std::fs::metadata(fleet[0].rule_file()).unwrap().modified().unwrap(),
         modified,
@@ -124,7 +110,7 @@ fn unchanged_content_is_neither_uploaded_nor_reloaded() {
         &DeployOptions { force: true, ..DeployOptions::default() },
     );
     assert_eq!(forced.outcome, Outcome::Deployed);
-    assert!(reload_timestamp(&fleet[0]) > reloaded_at, "--force reloads");
+    assert!(fleet[0].last_reload() > reloaded_at, "--force reloads");
 }
 
 #[test]
