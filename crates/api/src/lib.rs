@@ -181,7 +181,13 @@ pub fn router(state: AppState) -> Router {
                 .put(targets::replace::<Exporter>)
                 .delete(targets::delete::<Exporter>),
         )
-        .route("/targets", get(targets::render))
+        .route(
+            "/targets",
+            get(targets::render).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                auth::require_token,
+            )),
+        )
         .route("/deployments", post(deployments::start))
         .route("/deployments/{id}", get(deployments::get))
         .route("/openapi.json", get(openapi));
@@ -193,7 +199,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::serve))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), signal_changes))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token_for_writes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::observe))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .with_state(state)
