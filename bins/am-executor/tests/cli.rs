@@ -163,26 +163,8 @@ fn unknown_keys_warn_and_listen_address_comes_from_the_file() {
 fn serves_https_with_both_files() {
     let _serial = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
-    let (crt, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-        ])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&crt)
-        .output()
-        .expect("openssl is needed to make a test certificate");
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let certificates = test_support::Certificates::new();
+    let (crt, key) = (certificates.server_certificate(), certificates.server_key());
     let config = dir.path().join("executor.yml");
     write(
         &config,
@@ -194,7 +176,11 @@ fn serves_https_with_both_files() {
     );
     let running = Running::start(&["-f", config.to_str().unwrap()]);
 
-    let tls = ureq::tls::TlsConfig::builder().disable_verification(true).build();
+    // The client verifies the server against the test CA, as a production client would.
+    let ca = std::fs::read(certificates.ca()).unwrap();
+    let ca = ureq::tls::Certificate::from_pem(&ca).unwrap().to_owned();
+    let roots = ureq::tls::RootCerts::new_with_certs(&[ca]);
+    let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
     let agent: ureq::Agent = ureq::Agent::config_builder().tls_config(tls).build().into();
     let health = agent
         .get(&format!("https://127.0.0.1:{}/_health", running.port))

@@ -427,75 +427,13 @@ fn reload_on_change_follows_a_configmap_swap() {
     std::fs::write(host.rule_file(), "groups: []\n").unwrap();
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let output = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
-    assert!(
-        output.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// An https `--from` whose certificate comes from an internal CA: trusted with `--ca-file`,
 /// refused without. The server is `openssl s_server -WWW`, serving a file as the targets.
 #[test]
 fn https_from_with_an_internal_ca() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    openssl(
-        d,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=test-ca",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-        ],
-    );
-    openssl(
-        d,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-        ],
-    );
-    std::fs::write(d.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    openssl(
-        d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-extfile",
-            "ext.cnf",
-            "-out",
-            "server.pem",
-        ],
-    );
+    let certificates = test_support::Certificates::new();
     let www = d.join("www");
     std::fs::create_dir_all(www.join("api/v1")).unwrap();
     let served = "[\n  {\n    \"labels\": {\n      \"job\": \"node\"\n    },\n    \"targets\": [\n      \"web01:9100\"\n    ]\n  }\n]\n";
@@ -504,8 +442,8 @@ fn https_from_with_an_internal_ca() {
     let port = test_support::free_port("127.0.0.1");
     let mut server = Command::new("openssl")
         .args(["s_server", "-quiet", "-WWW", "-accept", &format!("127.0.0.1:{port}")])
-        .args(["-cert", &d.join("server.pem").display().to_string()])
-        .args(["-key", &d.join("server.key").display().to_string()])
+        .args(["-cert", &certificates.server_certificate().display().to_string()])
+        .args(["-key", &certificates.server_key().display().to_string()])
         .current_dir(&www)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -521,7 +459,7 @@ fn https_from_with_an_internal_ca() {
     let out = d.join("targets.json").display().to_string();
     let url = format!("https://127.0.0.1:{port}");
     let untrusted = export(&["targets", &out, "--from", &url]);
-    let ca = d.join("ca.pem").display().to_string();
+    let ca = certificates.ca().display().to_string();
     let trusted = export(&["targets", &out, "--from", &url, "--ca-file", &ca]);
     let _ = server.kill();
     let _ = server.wait();

@@ -16,9 +16,11 @@ pub use crate::fleet::{SimHost, client_key};
 pub use crate::postgres::Postgres;
 pub use crate::process::{Service, free_port, wait_for_port};
 pub use crate::promtool::{assert_promtool_accepts, promtool, promtool_check_rules};
+pub use crate::tls::Certificates;
 
 mod alertmanager;
 mod fleet;
 mod postgres;
 mod process;
 mod promtool;
+mod tls;

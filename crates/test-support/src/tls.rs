@@ -1,0 +1,82 @@
+//! Test certificates made with the `openssl` command: a throwaway CA and a certificate for
+//! 127.0.0.1 that it signed, so that clients can verify servers as they would in
+//! production, instead of turning verification off.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A CA and a server certificate for `IP:127.0.0.1`, as PEM files in a temp directory
+/// that lives as long as this value.
+#[derive(Debug)]
+pub struct Certificates {
+    dir: tempfile::TempDir,
+}
+
+impl Certificates {
+    /// Makes the CA (`ca.pem`), and the server's key and certificate, valid for a day.
+    pub fn new() -> Certificates {
+        let dir = tempfile::Builder::new().prefix("promrules-tls-").tempdir().expect("temp dir");
+        let openssl = |args: &[&str]| {
+            let output = Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .expect("openssl is missing: apt-get install openssl");
+            assert!(
+                output.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        let (new_key, one_day) = (["-newkey", "rsa:2048", "-nodes"], ["-days", "1"]);
+        let ca = ["-subj", "/CN=promrules-test-ca", "-keyout", "ca.key", "-out", "ca.pem"];
+        openssl(&[&["req", "-x509"][..], &new_key, &one_day, &ca].concat());
+        let server = ["-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr"];
+        openssl(&[&["req"][..], &new_key, &server].concat());
+        std::fs::write(dir.path().join("san.cnf"), "subjectAltName=IP:127.0.0.1\n")
+            .expect("extension file");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "san.cnf",
+            "-out",
+            "server.pem",
+        ]);
+        Certificates { dir }
+    }
+
+    /// The CA certificate that clients trust.
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// The server certificate (for 127.0.0.1), signed by [`Certificates::ca`].
+    pub fn server_certificate(&self) -> PathBuf {
+        self.dir.path().join("server.pem")
+    }
+
+    /// The server certificate's private key.
+    pub fn server_key(&self) -> PathBuf {
+        self.dir.path().join("server.key")
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Default for Certificates {
+    fn default() -> Certificates {
+        Certificates::new()
+    }
+}
