@@ -634,6 +634,9 @@ fn reload_on_change_follows_a_replaced_directory() {
     std::fs::create_dir(&new).unwrap();
     std::fs::write(new.join("promrules.yml"), rule("Replaced")).unwrap();
     std::fs::rename(&rules_dir, &old).unwrap();
+    // A moment without the directory, shorter than the debounce: the watcher wakes on the
+    // first rename and must still notice the replacement before it reloads.
+    std::thread::sleep(Duration::from_millis(50));
     std::fs::rename(&new, &rules_dir).unwrap();
     eventually("the new directory's rule to load", || {
         (host.loaded_rules() == ["Replaced"]).then_some(())

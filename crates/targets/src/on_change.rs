@@ -75,6 +75,26 @@ pub fn reload_on_change(
     };
     // Kept alive for the watch; replaced when the directory is.
     let (mut _watcher, mut watched) = watch(sender.clone())?;
+    // A directory replaced by a rename (or removed and made again) takes its inotify watch
+    // with it, and no event will come from the new one: notice, and watch anew. Whether it
+    // was replaced.
+    let mut follow_replacement = || {
+        let now = identity(dir);
+        if now.is_none() || now == watched {
+            return false;
+        }
+        match watch(sender.clone()) {
+            Ok((new_watcher, identity)) => {
+                log::info!("`{}` was replaced; watching the new one", dir.display());
+                (_watcher, watched) = (new_watcher, identity);
+                true
+            }
+            Err(error) => {
+                log::warn!("{error}");
+                false
+            }
+        }
+    };
     let mut last = content_digest(dir).map_err(|e| watch_error(e.to_string()))?;
     log::info!("watching `{}`; reloading {} on changes", dir.display(), prometheus.url());
     loop {
@@ -86,22 +106,7 @@ pub fn reload_on_change(
             }
             Err(_) => false,
         };
-        // A directory replaced by a rename (or removed and made again) takes its inotify
-        // watch with it, and no event will come from the new one: notice, and watch anew.
-        let now = identity(dir);
-        let replaced = now.is_some() && now != watched;
-        if replaced {
-            match watch(sender.clone()) {
-                Ok((new_watcher, identity)) => {
-                    log::info!("`{}` was replaced; watching the new one", dir.display());
-                    (_watcher, watched) = (new_watcher, identity);
-                }
-                Err(error) => {
-                    log::warn!("{error}");
-                    continue;
-                }
-            }
-        }
+        let replaced = follow_replacement();
         if !woken && !replaced {
             continue;
         }
@@ -114,6 +119,8 @@ pub fn reload_on_change(
                 Err(_) => break,
             }
         }
+        // The event may have been the first rename of a replacement still under way.
+        follow_replacement();
         let now = match content_digest(dir) {
             Ok(now) => now,
             Err(error) => {
