@@ -410,9 +410,11 @@ fn reload_on_change_follows_a_configmap_swap() {
     std::fs::write(rules_dir.join(".promrules.yml.swp"), "junk").unwrap();
     std::thread::sleep(Duration::from_millis(1_500));
     assert_eq!(host.last_reload(), reloaded, "{}", running.log());
-    // Exactly one look at the directory for the swap: reading files (ours for the digest,
-    // Prometheus's for its reload) must not wake the watcher again.
-    assert_eq!(running.log().matches("not in content").count(), 1, "{}", running.log());
+    // One look at the directory for the swap, two if the temp file fell into a debounce
+    // window of its own: reading files (ours for the digest, Prometheus's for its reload)
+    // must not wake the watcher again, which would be a look every few milliseconds.
+    let looks = running.log().matches("not in content").count();
+    assert!((1..=2).contains(&looks), "{looks} looks: {}", running.log());
 
     // Back to a plain file for the other tests.
     drop(running);
