@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Parser;
 use promrules_api::{
-    AppState, Config, DeployRequest, deployer_for, router, run_deployment, select_hosts,
-    stored_hosts, summarize,
+    AppState, Config, DeployRequest, deployer_for, report_table, router, run_deployment,
+    select_hosts, stored_hosts,
 };
 use promrules_deploy::HostReport;
 use promrules_model::{ImportOptions, Page, RuleFilter, Store};
@@ -88,26 +88,10 @@ fn deploy(store: Store, args: DeployArgs) -> anyhow::Result<()> {
         .block_on(run_deployment(store, deployer, hosts, request, args.heal_label, id, progress))
         .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
 
-    let mut out = std::io::stdout().lock();
-    if args.diff {
-        for report in &reports {
-            if let Some(diff) = report.diff_text.as_deref().filter(|d| !d.is_empty()) {
-                writeln!(out, "--- {} ---\n{diff}", report.host)?;
-            }
-        }
-    }
-    writeln!(out, "{:<24} {:<12} {:>9}  MESSAGE", "HOST", "OUTCOME", "SECONDS")?;
-    for report in &reports {
-        writeln!(
-            out,
-            "{:<24} {:<12} {:>9.2}  {}",
-            report.host,
-            report.outcome.as_str(),
-            report.duration.as_secs_f64(),
-            report.message
-        )?;
-    }
-    writeln!(out, "deployment {id}: {}", summarize(&reports))?;
+    std::io::stdout()
+        .lock()
+        .write_all(report_table(id, &reports, args.diff).as_bytes())
+        .context("writing to stdout")?;
     let failed = reports.iter().filter(|r| r.outcome.is_failure()).count();
     if failed > 0 {
         bail!("{failed} of {} host(s) failed or rolled back", reports.len());

@@ -44,7 +44,8 @@ use promrules_yaml::HealLabel;
 
 pub use crate::background::{check_drift, deploy_all, spawn_auto_deploy, spawn_drift_check};
 pub use crate::deployments::{
-    DeployRequest, deployer_for, run_deployment, select_hosts, stored_hosts, summarize,
+    DeployRequest, deployer_for, report_table, run_deployment, select_hosts, stored_hosts,
+    summarize,
 };
 pub use crate::error::ApiError;
 pub use crate::metrics::Metrics;
