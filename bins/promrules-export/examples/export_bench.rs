@@ -52,20 +52,11 @@ fn seed(db: &str) -> Store {
     store.create_shard(&Shard { name: "bench-shard".into() }).unwrap();
     store.create_service(&Service { name: "bench-service".into() }).unwrap();
     for p in 0..PROJECTS {
-        let hosts = (0..HOSTS_PER_FARM)
-            .map(|h| format!("host{:04}.example.com", p * HOSTS_PER_FARM + h))
-            .collect();
-        store
-            .create_farm(&Farm { name: format!("farm-{p:02}"), source: "promgen".into(), hosts })
-            .unwrap();
-        store
-            .create_project(&Project {
-                name: format!("project-{p:02}"),
-                service: "bench-service".into(),
-                shard: "bench-shard".into(),
-                farm: Some(format!("farm-{p:02}")),
-            })
-            .unwrap();
+        let hosts =
+            (0..HOSTS_PER_FARM).map(|h| format!("host{:04}.example.com", p * HOSTS_PER_FARM + h));
+        store.create_farm(&Farm::new(format!("farm-{p:02}"), hosts)).unwrap();
+        let project = Project::new(format!("project-{p:02}"), "bench-service", "bench-shard");
+        store.create_project(&project.in_farm(format!("farm-{p:02}"))).unwrap();
         for (job, port, path) in [
             ("node", 9100, None),
             ("app", 8080, Some("/metrics?format=prometheus")),

@@ -101,21 +101,10 @@ fn database(dir: &Path) -> (Store, String) {
         store.create_shard(&Shard { name: shard.into() }).unwrap();
     }
     store.create_service(&Service { name: "shop".into() }).unwrap();
-    let farm = |name: &str, hosts: &[&str]| Farm {
-        name: name.into(),
-        source: "promgen".into(),
-        hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
-    };
-    store.create_farm(&farm("eu-web", &["127.0.0.1", "127.0.0.2"])).unwrap();
-    store.create_farm(&farm("us-web", &["127.0.0.3"])).unwrap();
-    for (name, shard) in [("web", "eu"), ("us-web", "us")] {
-        let project = Project {
-            name: name.into(),
-            service: "shop".into(),
-            shard: shard.into(),
-            farm: Some(if shard == "eu" { "eu-web" } else { "us-web" }.into()),
-        };
-        store.create_project(&project).unwrap();
+    store.create_farm(&Farm::new("eu-web", ["127.0.0.1", "127.0.0.2"])).unwrap();
+    store.create_farm(&Farm::new("us-web", ["127.0.0.3"])).unwrap();
+    for (name, shard, farm) in [("web", "eu", "eu-web"), ("us-web", "us", "us-web")] {
+        store.create_project(&Project::new(name, "shop", shard).in_farm(farm)).unwrap();
         store
             .create_exporter(&Exporter {
                 path: Some("/metrics?format=text".into()),

@@ -152,6 +152,20 @@ impl Service {
 }
 
 impl Project {
+    /// A project of `service` on `shard`, without a farm (see [`Project::in_farm`]).
+    pub fn new(
+        name: impl Into<String>,
+        service: impl Into<String>,
+        shard: impl Into<String>,
+    ) -> Project {
+        Project { name: name.into(), service: service.into(), shard: shard.into(), farm: None }
+    }
+
+    /// This project, scraping the hosts of `farm`.
+    pub fn in_farm(self, farm: impl Into<String>) -> Project {
+        Project { farm: Some(farm.into()), ..self }
+    }
+
     /// Checks the names; `Err` lists each bad field.
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::default();
@@ -166,6 +180,18 @@ impl Project {
 }
 
 impl Farm {
+    /// A farm of `hosts` whose source is `promgen`, like Promgen's own farms.
+    pub fn new(
+        name: impl Into<String>,
+        hosts: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Farm {
+        Farm {
+            name: name.into(),
+            source: default_farm_source(),
+            hosts: hosts.into_iter().map(Into::into).collect(),
+        }
+    }
+
     /// Checks the name, the source and every host; `Err` lists each bad field
     /// (`hosts[3]` for the fourth host).
     pub fn validate(&self) -> Result<(), ValidationErrors> {

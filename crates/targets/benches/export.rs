@@ -14,16 +14,10 @@ fn seeded_store(dir: &std::path::Path) -> Store {
     store.create_shard(&Shard { name: "bench-shard".into() }).unwrap();
     store.create_service(&Service { name: "bench-service".into() }).unwrap();
     for p in 0..10 {
-        let hosts = (0..100).map(|h| format!("host{:04}.example.com", p * 100 + h)).collect();
-        store
-            .create_farm(&Farm { name: format!("farm-{p:02}"), source: "promgen".into(), hosts })
-            .unwrap();
-        let project = Project {
-            name: format!("project-{p:02}"),
-            service: "bench-service".into(),
-            shard: "bench-shard".into(),
-            farm: Some(format!("farm-{p:02}")),
-        };
+        let hosts = (0..100).map(|h| format!("host{:04}.example.com", p * 100 + h));
+        store.create_farm(&Farm::new(format!("farm-{p:02}"), hosts)).unwrap();
+        let project = Project::new(format!("project-{p:02}"), "bench-service", "bench-shard")
+            .in_farm(format!("farm-{p:02}"));
         store.create_project(&project).unwrap();
         for (job, port) in [("node", 9100), ("app", 8080), ("mysqld", 9104)] {
             store

@@ -25,8 +25,8 @@
 //! use promrules_targets::{Filter, TargetsModel, file_sd, to_json};
 //!
 //! let model = TargetsModel {
-//!     projects: vec![Project { name: "web".into(), service: "shop".into(), shard: "eu".into(), farm: Some("web-hosts".into()) }],
-//!     farms: vec![Farm { name: "web-hosts".into(), source: "promgen".into(), hosts: vec!["web02".into(), "web01".into()] }],
+//!     projects: vec![Project::new("web", "shop", "eu").in_farm("web-hosts")],
+//!     farms: vec![Farm::new("web-hosts", ["web02", "web01"])],
 //!     exporters: vec![Exporter::new("web", "node", 9100)],
 //! };
 //! let groups = file_sd(&model, &Filter::default());

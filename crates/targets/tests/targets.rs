@@ -11,45 +11,24 @@ use std::time::{Duration, Instant};
 use promrules_model::{Exporter, Farm, Project, Scheme};
 use promrules_targets::{Filter, TargetsModel, Written, file_sd, to_json, write_atomically};
 
-fn project(name: &str, service: &str, shard: &str, farm: Option<&str>) -> Project {
-    Project {
-        name: name.into(),
-        service: service.into(),
-        shard: shard.into(),
-        farm: farm.map(Into::into),
-    }
-}
-
-fn farm(name: &str, hosts: &[&str]) -> Farm {
-    Farm {
-        name: name.into(),
-        source: "promgen".into(),
-        hosts: hosts.iter().map(|h| h.to_string()).collect(),
-    }
-}
-
-fn exporter(project: &str, job: &str, port: u16) -> Exporter {
-    Exporter::new(project, job, port)
-}
-
 /// Promgen's sample: 2 hosts, 3 exporters (one disabled), and a second project on another
 /// shard. The expected groups are those Promgen 0.61 exports for it.
 #[test]
 fn promgen_sample_scenario_gives_promgens_groups_and_labels() {
     let model = TargetsModel {
         projects: vec![
-            project("peer-project", "peer-service", "peer-shard", Some("peer-farm")),
-            project("other-project", "other-service", "other-shard", Some("other-farm")),
+            Project::new("peer-project", "peer-service", "peer-shard").in_farm("peer-farm"),
+            Project::new("other-project", "other-service", "other-shard").in_farm("other-farm"),
         ],
         farms: vec![
-            farm("peer-farm", &["web01.example.com", "db01.example.com"]),
-            farm("other-farm", &["app01.example.com"]),
+            Farm::new("peer-farm", ["web01.example.com", "db01.example.com"]),
+            Farm::new("other-farm", ["app01.example.com"]),
         ],
         exporters: vec![
-            exporter("peer-project", "node", 9100),
-            exporter("peer-project", "mysqld", 9104),
-            Exporter { enabled: false, ..exporter("peer-project", "disabled", 9999) },
-            exporter("other-project", "node", 9100),
+            Exporter::new("peer-project", "node", 9100),
+            Exporter::new("peer-project", "mysqld", 9104),
+            Exporter { enabled: false, ..Exporter::new("peer-project", "disabled", 9999) },
+            Exporter::new("other-project", "node", 9100),
         ],
     };
     let groups = file_sd(&model, &Filter::default());
@@ -105,15 +84,15 @@ fn promgen_sample_scenario_gives_promgens_groups_and_labels() {
 fn rich_model() -> TargetsModel {
     TargetsModel {
         projects: vec![
-            project("shop", "web", "eu", Some("shop-hosts")),
-            project("empty", "web", "eu", Some("no-hosts")),
-            project("farmless", "web", "eu", None),
-            project("batch", "jobs", "us", Some("batch-hosts")),
+            Project::new("shop", "web", "eu").in_farm("shop-hosts"),
+            Project::new("empty", "web", "eu").in_farm("no-hosts"),
+            Project::new("farmless", "web", "eu"),
+            Project::new("batch", "jobs", "us").in_farm("batch-hosts"),
         ],
         farms: vec![
-            farm("shop-hosts", &["shop02", "shop01", "shop01"]),
-            farm("no-hosts", &[]),
-            farm("batch-hosts", &["batch01"]),
+            Farm::new("shop-hosts", ["shop02", "shop01", "shop01"]),
+            Farm::new("no-hosts", Vec::<&str>::new()),
+            Farm::new("batch-hosts", ["batch01"]),
         ],
         exporters: vec![
             Exporter {
@@ -125,7 +104,7 @@ fn rich_model() -> TargetsModel {
                 ]),
                 scrape_interval: Some("15s".into()),
                 scrape_timeout: Some("5s".into()),
-                ..exporter("shop", "gunicorn", 8000)
+                ..Exporter::new("shop", "gunicorn", 8000)
             },
             Exporter {
                 path: Some(
@@ -133,11 +112,11 @@ fn rich_model() -> TargetsModel {
                         .into(),
                 ),
                 scheme: Scheme::Https,
-                ..exporter("shop", "blackbox", 9115)
+                ..Exporter::new("shop", "blackbox", 9115)
             },
-            exporter("empty", "node", 9100),
-            exporter("farmless", "node", 9100),
-            exporter("batch", "node", 9100),
+            Exporter::new("empty", "node", 9100),
+            Exporter::new("farmless", "node", 9100),
+            Exporter::new("batch", "node", 9100),
         ],
     }
 }
@@ -209,10 +188,10 @@ fn prometheus_loads_the_file_keeps_its_shard_and_scrapes_with_the_query() {
     let (other_port, other_requests) = recording_server();
     let model = TargetsModel {
         projects: vec![
-            project("probes", "web", "shard-a", Some("local")),
-            project("elsewhere", "web", "shard-b", Some("local")),
+            Project::new("probes", "web", "shard-a").in_farm("local"),
+            Project::new("elsewhere", "web", "shard-b").in_farm("local"),
         ],
-        farms: vec![farm("local", &["127.0.0.1"])],
+        farms: vec![Farm::new("local", ["127.0.0.1"])],
         exporters: vec![
             Exporter {
                 path: Some("/probe?module=http_2xx&target=shop.example".into()),
@@ -220,12 +199,12 @@ fn prometheus_loads_the_file_keeps_its_shard_and_scrapes_with_the_query() {
                 // Prometheus drops a target whose timeout (10 s by default) exceeds its interval.
                 scrape_interval: Some("1s".into()),
                 scrape_timeout: Some("1s".into()),
-                ..exporter("probes", "blackbox", port)
+                ..Exporter::new("probes", "blackbox", port)
             },
             Exporter {
                 scrape_interval: Some("1s".into()),
                 scrape_timeout: Some("1s".into()),
-                ..exporter("elsewhere", "node", other_port)
+                ..Exporter::new("elsewhere", "node", other_port)
             },
         ],
     };
@@ -311,14 +290,11 @@ fn an_export_reads_back_into_a_model_that_exports_the_same_file() {
     assert_eq!(
         imported.model,
         TargetsModel {
-            projects: vec![project(
-                "peer-project",
-                "peer-service",
-                "peer-shard",
-                Some("peer-farm")
-            )],
-            farms: vec![farm("peer-farm", &["db01.example.com", "web01.example.com"])],
-            exporters: vec![exporter("peer-project", "node", 9100)],
+            projects: vec![
+                Project::new("peer-project", "peer-service", "peer-shard").in_farm("peer-farm")
+            ],
+            farms: vec![Farm::new("peer-farm", ["db01.example.com", "web01.example.com"])],
+            exporters: vec![Exporter::new("peer-project", "node", 9100)],
         }
     );
 }

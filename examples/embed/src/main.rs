@@ -48,17 +48,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Scrape targets for the same shard, in Promgen's file_sd format.
     let targets = TargetsModel {
-        projects: vec![Project {
-            name: "storage".into(),
-            service: "platform".into(),
-            shard: "eu-1".into(),
-            farm: Some("db-hosts".into()),
-        }],
-        farms: vec![Farm {
-            name: "db-hosts".into(),
-            source: "promgen".into(),
-            hosts: vec!["db02".into(), "db01".into()],
-        }],
+        projects: vec![Project::new("storage", "platform", "eu-1").in_farm("db-hosts")],
+        farms: vec![Farm::new("db-hosts", ["db02", "db01"])],
         exporters: vec![Exporter::new("storage", "node", 9100)],
     };
     report(&to_json(&file_sd(

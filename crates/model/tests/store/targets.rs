@@ -8,27 +8,6 @@ use promrules_model::{
 
 use crate::support::TestDb;
 
-fn exporter(project: &str, job: &str, port: u16) -> Exporter {
-    Exporter::new(project, job, port)
-}
-
-fn project(name: &str, service: &str, shard: &str, farm: Option<&str>) -> Project {
-    Project {
-        name: name.into(),
-        service: service.into(),
-        shard: shard.into(),
-        farm: farm.map(Into::into),
-    }
-}
-
-fn farm(name: &str, hosts: &[&str]) -> Farm {
-    Farm {
-        name: name.into(),
-        source: "promgen".into(),
-        hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
-    }
-}
-
 /// The Promgen sample: two hosts, three exporters (one disabled), a second project on
 /// another shard.
 pub(crate) fn store_promgen_sample(store: &Store) -> TargetsModel {
@@ -36,33 +15,32 @@ pub(crate) fn store_promgen_sample(store: &Store) -> TargetsModel {
         store.create_shard(&Shard { name: shard.into() }).unwrap();
     }
     store.create_service(&Service { name: "peer-service".into() }).unwrap();
-    store.create_farm(&farm("peer-farm", &["web01.example.com", "db01.example.com"])).unwrap();
-    store.create_farm(&farm("other-farm", &["batch01.example.com"])).unwrap();
+    store.create_farm(&Farm::new("peer-farm", ["web01.example.com", "db01.example.com"])).unwrap();
+    store.create_farm(&Farm::new("other-farm", ["batch01.example.com"])).unwrap();
     store
-        .create_project(&project("peer-project", "peer-service", "peer-shard", Some("peer-farm")))
+        .create_project(
+            &Project::new("peer-project", "peer-service", "peer-shard").in_farm("peer-farm"),
+        )
         .unwrap();
     store
-        .create_project(&project(
-            "other-project",
-            "peer-service",
-            "other-shard",
-            Some("other-farm"),
-        ))
+        .create_project(
+            &Project::new("other-project", "peer-service", "other-shard").in_farm("other-farm"),
+        )
         .unwrap();
     let probe = Exporter {
         path: Some("/probe?module=http_2xx".into()),
         labels: BTreeMap::from([("team".into(), "web".into())]),
         scrape_interval: Some("30s".into()),
         scrape_timeout: Some("10s".into()),
-        ..exporter("peer-project", "blackbox", 9115)
+        ..Exporter::new("peer-project", "blackbox", 9115)
     };
-    let disabled = Exporter { enabled: false, ..exporter("peer-project", "mysqld", 9104) };
+    let disabled = Exporter { enabled: false, ..Exporter::new("peer-project", "mysqld", 9104) };
     let range = Exporter {
         port_end: Some(8003),
         scheme: Scheme::Https,
-        ..exporter("other-project", "app", 8000)
+        ..Exporter::new("other-project", "app", 8000)
     };
-    for spec in [exporter("peer-project", "node", 9100), probe, disabled, range] {
+    for spec in [Exporter::new("peer-project", "node", 9100), probe, disabled, range] {
         store.create_exporter(&spec).unwrap();
     }
     store.load_targets().unwrap()
@@ -72,7 +50,10 @@ pub(crate) fn target_model_round_trip(db: &TestDb) {
     let model = store_promgen_sample(&db.store);
     assert_eq!(model.projects.len(), 2);
     let peer = model.projects.iter().find(|p| p.name == "peer-project").unwrap();
-    assert_eq!(*peer, project("peer-project", "peer-service", "peer-shard", Some("peer-farm")));
+    assert_eq!(
+        *peer,
+        Project::new("peer-project", "peer-service", "peer-shard").in_farm("peer-farm")
+    );
     let peer_farm = model.farms.iter().find(|f| f.name == "peer-farm").unwrap();
     assert_eq!(peer_farm.hosts, ["db01.example.com", "web01.example.com"], "hosts by name");
     assert_eq!(model.exporters.len(), 4);
@@ -104,7 +85,7 @@ pub(crate) fn target_model_round_trip(db: &TestDb) {
         .store
         .update_project(
             projects[1].id,
-            &project("peer-project", "peer-service", "other-shard", Some("other-farm")),
+            &Project::new("peer-project", "peer-service", "other-shard").in_farm("other-farm"),
         )
         .unwrap();
     assert_eq!(moved.spec.farm.as_deref(), Some("other-farm"));
@@ -135,10 +116,10 @@ pub(crate) fn target_references_and_conflicts(db: &TestDb) {
     let before = db.store.load_targets().unwrap();
 
     // Unknown references name the field; nothing is written.
-    let unknown = db.store.create_project(&project("new-project", "peer-service", "nowhere", None));
+    let unknown = db.store.create_project(&Project::new("new-project", "peer-service", "nowhere"));
     let Err(Error::Invalid(errors)) = unknown else { panic!("{unknown:?}") };
     assert_eq!(errors.fields()["shard"], "no shard named `nowhere`");
-    let unknown = db.store.create_exporter(&exporter("no-such-project", "node", 9100));
+    let unknown = db.store.create_exporter(&Exporter::new("no-such-project", "node", 9100));
     let Err(Error::Invalid(errors)) = unknown else { panic!("{unknown:?}") };
     assert!(errors.fields()["project"].contains("no project named"));
 
@@ -147,11 +128,11 @@ pub(crate) fn target_references_and_conflicts(db: &TestDb) {
     assert!(
         matches!(&duplicate, Err(Error::Conflict(m)) if m.contains("a shard named `peer-shard`"))
     );
-    let duplicate = db.store.create_farm(&farm("peer-farm", &[]));
+    let duplicate = db.store.create_farm(&Farm::new("peer-farm", Vec::<&str>::new()));
     assert!(
         matches!(&duplicate, Err(Error::Conflict(m)) if m.contains("a farm named `peer-farm`"))
     );
-    let duplicate = db.store.create_exporter(&exporter("peer-project", "node", 9100));
+    let duplicate = db.store.create_exporter(&Exporter::new("peer-project", "node", 9100));
     assert!(matches!(&duplicate, Err(Error::Conflict(m)) if m.contains("`node` on port 9100")));
     let other = db.store.list_projects().unwrap()[0].clone();
     let taken = db
@@ -218,29 +199,32 @@ pub(crate) fn invalid_targets_are_rejected_with_the_field_named(db: &TestDb) {
     let cases: Vec<(&str, Result<(), Error>)> = vec![
         ("name", db.store.create_shard(&Shard { name: "a".into() }).map(drop)),
         ("name", db.store.create_service(&Service { name: "bad/name".into() }).map(drop)),
-        ("hosts[1]", db.store.create_farm(&farm("new-farm", &["ok01", "has space"])).map(drop)),
-        ("hosts[1]", db.store.create_farm(&farm("new-farm", &["ok01", "ok01"])).map(drop)),
-        ("hosts[0]", db.store.create_farm(&farm("new-farm", &["web01:9100"])).map(drop)),
+        ("hosts[1]", db.store.create_farm(&Farm::new("new-farm", ["ok01", "has space"])).map(drop)),
+        ("hosts[1]", db.store.create_farm(&Farm::new("new-farm", ["ok01", "ok01"])).map(drop)),
+        ("hosts[0]", db.store.create_farm(&Farm::new("new-farm", ["web01:9100"])).map(drop)),
         (
             "source",
             db.store
-                .create_farm(&Farm { source: String::new(), ..farm("new-farm", &[]) })
+                .create_farm(&Farm {
+                    source: String::new(),
+                    ..Farm::new("new-farm", Vec::<&str>::new())
+                })
                 .map(drop),
         ),
         ("name", db.store.add_farm_host(1, "").map(drop)),
         (
             "farm",
             db.store
-                .create_project(&project("p1", "peer-service", "peer-shard", Some("-x")))
+                .create_project(&Project::new("p1", "peer-service", "peer-shard").in_farm("-x"))
                 .map(drop),
         ),
-        ("port", db.store.create_exporter(&exporter("peer-project", "x", 0)).map(drop)),
+        ("port", db.store.create_exporter(&Exporter::new("peer-project", "x", 0)).map(drop)),
         (
             "port_end",
             db.store
                 .create_exporter(&Exporter {
                     port_end: Some(9000),
-                    ..exporter("peer-project", "x", 9100)
+                    ..Exporter::new("peer-project", "x", 9100)
                 })
                 .map(drop),
         ),
@@ -249,7 +233,7 @@ pub(crate) fn invalid_targets_are_rejected_with_the_field_named(db: &TestDb) {
             db.store
                 .create_exporter(&Exporter {
                     port_end: Some(20_000),
-                    ..exporter("peer-project", "x", 10_000)
+                    ..Exporter::new("peer-project", "x", 10_000)
                 })
                 .map(drop),
         ),
@@ -259,7 +243,7 @@ pub(crate) fn invalid_targets_are_rejected_with_the_field_named(db: &TestDb) {
                 .create_exporter(&Exporter {
                     scrape_interval: Some("5s".into()),
                     scrape_timeout: Some("10s".into()),
-                    ..exporter("peer-project", "x", 9200)
+                    ..Exporter::new("peer-project", "x", 9200)
                 })
                 .map(drop),
         ),
@@ -269,16 +253,16 @@ pub(crate) fn invalid_targets_are_rejected_with_the_field_named(db: &TestDb) {
     }
     // An invalid update changes nothing.
     let exporter_id = db.store.list_exporters(None).unwrap()[0].id;
-    let bad = db.store.update_exporter(exporter_id, &exporter("peer-project", "", 1));
+    let bad = db.store.update_exporter(exporter_id, &Exporter::new("peer-project", "", 1));
     assert_eq!(field_of(bad.map(drop)), "job");
     assert_eq!(db.store.load_targets().unwrap(), before);
 }
 
 pub(crate) fn importing_a_target_model_upserts_by_name(db: &TestDb) {
     let model = TargetsModel {
-        projects: vec![project("web", "shop", "eu", Some("web-farm"))],
-        farms: vec![farm("web-farm", &["web01", "web02"])],
-        exporters: vec![exporter("web", "node", 9100), exporter("web", "app", 8080)],
+        projects: vec![Project::new("web", "shop", "eu").in_farm("web-farm")],
+        farms: vec![Farm::new("web-farm", ["web01", "web02"])],
+        exporters: vec![Exporter::new("web", "node", 9100), Exporter::new("web", "app", 8080)],
     };
     let report = db.store.import_targets(&model).unwrap();
     let created: Vec<(&str, usize)> = report.created.iter().map(|(k, v)| (*k, *v)).collect();
@@ -291,16 +275,19 @@ pub(crate) fn importing_a_target_model_upserts_by_name(db: &TestDb) {
     loaded.exporters.sort_by_key(|e| e.port);
     assert_eq!(loaded.projects, model.projects);
     assert_eq!(loaded.farms, model.farms);
-    assert_eq!(loaded.exporters, [exporter("web", "app", 8080), exporter("web", "node", 9100)]);
+    assert_eq!(
+        loaded.exporters,
+        [Exporter::new("web", "app", 8080), Exporter::new("web", "node", 9100)]
+    );
 
     // Again, with a changed farm and exporter and a new project: upserts, deletes nothing.
     let changed = TargetsModel {
         projects: vec![
-            project("web", "shop", "eu", Some("web-farm")),
-            project("db", "shop", "us", None),
+            Project::new("web", "shop", "eu").in_farm("web-farm"),
+            Project::new("db", "shop", "us"),
         ],
-        farms: vec![farm("web-farm", &["web02", "web03"])],
-        exporters: vec![Exporter { enabled: false, ..exporter("web", "node", 9100) }],
+        farms: vec![Farm::new("web-farm", ["web02", "web03"])],
+        exporters: vec![Exporter { enabled: false, ..Exporter::new("web", "node", 9100) }],
     };
     let report = db.store.import_targets(&changed).unwrap();
     assert_eq!(report.created.get("projects"), Some(&1));
@@ -314,8 +301,8 @@ pub(crate) fn importing_a_target_model_upserts_by_name(db: &TestDb) {
     // One bad entity writes nothing, and is named.
     let before = db.store.load_targets().unwrap();
     let bad = TargetsModel {
-        projects: vec![project("new-one", "shop", "eu", None)],
-        farms: vec![farm("web-farm", &["has space"])],
+        projects: vec![Project::new("new-one", "shop", "eu")],
+        farms: vec![Farm::new("web-farm", ["has space"])],
         exporters: vec![],
     };
     let Err(Error::Invalid(errors)) = db.store.import_targets(&bad) else { panic!("must fail") };
