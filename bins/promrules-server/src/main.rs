@@ -13,7 +13,7 @@ use promrules_api::{
     select_hosts, stored_hosts,
 };
 use promrules_deploy::HostReport;
-use promrules_model::{ImportOptions, Page, RuleFilter, Store};
+use promrules_model::{ImportOptions, Store};
 use promrules_yaml::{RenderOptions, Selection};
 
 mod cli;
@@ -171,8 +171,7 @@ async fn shutdown_signal() {
 }
 
 fn render(store: &Store, args: RenderArgs) -> anyhow::Result<()> {
-    let rules = store.list_rules(&RuleFilter::default())?;
-    let groups = store.list_groups(Page::default())?;
+    let (rules, groups) = store.rules_and_groups()?;
     let selection = Selection {
         datasources: args.datasource.into_iter().collect(),
         heal_only: args.heal_only,

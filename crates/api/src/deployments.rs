@@ -13,7 +13,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use promrules_deploy::{DeployOptions, Deployer, Host, HostLock, HostReport, Outcome};
-use promrules_model::{Deployment, DeploymentHost, Page, RuleFilter, Store};
+use promrules_model::{Deployment, DeploymentHost, Store};
 use promrules_yaml::{HealLabel, RenderOptions, Selection};
 use serde::{Deserialize, Serialize};
 
@@ -93,8 +93,7 @@ pub async fn run_deployment(
 ) -> Result<Vec<HostReport>, ApiError> {
     let render_store = store.clone();
     let targets = tokio::task::spawn_blocking(move || -> Result<Vec<(Host, Vec<u8>)>, ApiError> {
-        let rules = render_store.list_rules(&RuleFilter::default())?;
-        let groups = render_store.list_groups(Page::default())?;
+        let (rules, groups) = render_store.rules_and_groups()?;
         Ok(hosts
             .into_iter()
             .map(|host| {

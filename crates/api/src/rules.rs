@@ -151,8 +151,7 @@ pub(crate) async fn render_file(
                 })?;
                 options.selection.datasources.push(shard.id);
             }
-            let rules = store.list_rules(&RuleFilter::default())?;
-            let groups = store.list_groups(Page::default())?;
+            let (rules, groups) = store.rules_and_groups()?;
             Ok(promrules_yaml::render(&rules, &groups, &options))
         })
         .await?;

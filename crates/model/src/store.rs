@@ -345,11 +345,23 @@ impl Store {
     /// Deletes rule `id`.
     pub fn delete_rule(&self, id: i64) -> Result<(), Error> {
         in_write_transaction!(self, conn => {
-            match diesel::delete(prom_rules::table.find(id)).execute(conn)? {
-                0 => Err(Error::NotFound { entity: "rule", id }),
-                _ => Ok(()),
-            }
+            deleted(diesel::delete(prom_rules::table.find(id)).execute(conn)?, "rule", id)
         })
+    }
+
+    /// Every rule and every group, by id, from one consistent snapshot (a read
+    /// transaction): what a rule file is rendered from.
+    pub fn rules_and_groups(&self) -> Result<(Vec<Rule>, Vec<Group>), Error> {
+        let (rules, groups): (Vec<RuleRow>, Vec<GroupRow>) = with_connection!(self, conn => conn.transaction(|conn| {
+            let rules = prom_rules::table.order(prom_rules::id).select(RuleRow::as_select()).load(conn)?;
+            let groups = prom_rule_groups::table
+                .order(prom_rule_groups::id)
+                .select(GroupRow::as_select())
+                .load(conn)?;
+            Ok::<_, Error>((rules, groups))
+        })?);
+        let rules = rules.into_iter().map(RuleRow::into_rule).collect::<Result<_, _>>()?;
+        Ok((rules, groups.into_iter().map(GroupRow::into_group).collect()))
     }
 
     /// Upserts rules from a rule file, keyed by (group name, rule name), in one transaction.
@@ -587,6 +599,11 @@ fn unique_to_conflict(error: diesel::result::Error, name: &str) -> Error {
 
 /// The current time, truncated to microseconds: PostgreSQL keeps no more, and both
 /// backends must give back what they were given.
+/// The result of deleting `entity` `id`, from the number of rows its DELETE removed.
+fn deleted(rows: usize, entity: &'static str, id: i64) -> Result<(), Error> {
+    if rows == 0 { Err(Error::NotFound { entity, id }) } else { Ok(()) }
+}
+
 fn now() -> NaiveDateTime {
     let now = Utc::now().naive_utc();
     now.with_nanosecond(now.nanosecond() / 1_000 * 1_000).unwrap_or(now)

@@ -325,6 +325,11 @@ fn group_round_trip_and_conflicts(db: &TestDb) {
         .store
         .create_rule(&RuleSpec { group_id: Some(node.id), ..RuleSpec::alert("up == 0") })
         .unwrap();
+    // What rendering reads: every rule and group, as the listings give them.
+    let (rules, groups) = db.store.rules_and_groups().unwrap();
+    assert_eq!(rules, db.store.list_rules(&RuleFilter::default()).unwrap());
+    assert_eq!(groups, db.store.list_groups(Page::default()).unwrap());
+    assert_eq!((rules.len(), groups.len()), (1, 2));
     let in_use = db.store.delete_group(node.id);
     assert!(
         matches!(&in_use, Err(Error::Conflict(m)) if m.contains("still has 1 rule")),
@@ -404,6 +409,8 @@ fn unknown_ids_are_not_found(db: &TestDb) {
     assert!(matches!(db.store.delete_rule(999), Err(Error::NotFound { .. })));
     assert!(matches!(db.store.get_group(999), Err(Error::NotFound { entity: "group", .. })));
     assert!(matches!(db.store.delete_group(999), Err(Error::NotFound { .. })));
+    assert!(matches!(db.store.delete_host(999), Err(Error::NotFound { entity: "host", .. })));
+    assert!(matches!(db.store.delete_farm(999), Err(Error::NotFound { entity: "farm", .. })));
 }
 
 #[test]

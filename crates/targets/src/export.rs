@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use promrules_model::{Page, RuleFilter, Store};
+use promrules_model::Store;
 use promrules_yaml::{HealLabel, RenderOptions, Selection};
 use sha2::{Digest, Sha256};
 
@@ -134,8 +134,7 @@ impl Source {
                     selection.datasources.push(shard.id);
                 }
                 let options = RenderOptions { selection, heal_label: heal_label.clone() };
-                let rules = store.list_rules(&RuleFilter::default())?;
-                let groups = store.list_groups(Page::default())?;
+                let (rules, groups) = store.rules_and_groups()?;
                 Ok(promrules_yaml::render(&rules, &groups, &options).into_bytes())
             }
             (Source::Server(server), What::Targets(filter)) => server.fetch(

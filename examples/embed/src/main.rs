@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use promrules_model::{Exporter, Farm, GroupSpec, Project, RuleFilter, RuleSpec, Store};
+use promrules_model::{Exporter, Farm, GroupSpec, Project, RuleSpec, Store};
 use promrules_targets::{Filter, TargetsModel, file_sd, to_json};
 use promrules_yaml::{RenderOptions, render};
 
@@ -42,8 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
 
     // Render what Prometheus should load.
-    let rules = store.list_rules(&RuleFilter::default())?;
-    let groups = store.list_groups(Default::default())?;
+    let (rules, groups) = store.rules_and_groups()?;
     report(&render(&rules, &groups, &RenderOptions::default()));
 
     // Scrape targets for the same shard, in Promgen's file_sd format.

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::{Pool, Store, now, utc};
+use super::{Pool, Store, deleted, now, utc};
 use crate::error::Error;
 use crate::schema::{deploy_hosts, deployment_hosts, deployments};
 
@@ -181,8 +181,8 @@ impl Store {
     }
 
     pub fn delete_host(&self, id: i64) -> Result<(), Error> {
-        let deleted = with_connection!(self, conn => diesel::delete(deploy_hosts::table.find(id)).execute(conn)?);
-        if deleted == 0 { Err(Error::NotFound { entity: "host", id }) } else { Ok(()) }
+        let rows = with_connection!(self, conn => diesel::delete(deploy_hosts::table.find(id)).execute(conn)?);
+        deleted(rows, "host", id)
     }
 
     /// Opens the audit record of a deploy; returns its id.

@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::{Pool, Store, now, utc};
+use super::{Pool, Store, deleted, now, utc};
 use crate::error::Error;
 use crate::schema::{exporters, farm_hosts, farms, projects, prom_rules, services, shards};
 use crate::targets::{Exporter, Farm, Project, Scheme, Service, Shard, TargetsModel};
@@ -458,10 +458,7 @@ impl Store {
                     "shard {id} is the datasource of {rules} rules; move or delete them first"
                 )));
             }
-            match diesel::delete(shards::table.find(id)).execute(conn)? {
-                0 => Err(Error::NotFound { entity: "shard", id }),
-                _ => Ok(()),
-            }
+            deleted(diesel::delete(shards::table.find(id)).execute(conn)?, "shard", id)
         })
     }
 
@@ -475,10 +472,7 @@ impl Store {
                     users.join(", ")
                 )));
             }
-            match diesel::delete(services::table.find(id)).execute(conn)? {
-                0 => Err(Error::NotFound { entity: "service", id }),
-                _ => Ok(()),
-            }
+            deleted(diesel::delete(services::table.find(id)).execute(conn)?, "service", id)
         })
     }
 
@@ -511,10 +505,7 @@ impl Store {
 
     /// Deletes farm `id` and its hosts; its projects are left without a farm.
     pub fn delete_farm(&self, id: i64) -> Result<(), Error> {
-        in_write_transaction!(self, conn => match diesel::delete(farms::table.find(id)).execute(conn)? {
-            0 => Err(Error::NotFound { entity: "farm", id }),
-            _ => Ok(()),
-        })
+        in_write_transaction!(self, conn => deleted(diesel::delete(farms::table.find(id)).execute(conn)?, "farm", id))
     }
 
     /// Adds `host` to farm `id`; adding a host it has already is a conflict.
@@ -576,10 +567,7 @@ impl Store {
 
     /// Deletes project `id` and its exporters.
     pub fn delete_project(&self, id: i64) -> Result<(), Error> {
-        in_write_transaction!(self, conn => match diesel::delete(projects::table.find(id)).execute(conn)? {
-            0 => Err(Error::NotFound { entity: "project", id }),
-            _ => Ok(()),
-        })
+        in_write_transaction!(self, conn => deleted(diesel::delete(projects::table.find(id)).execute(conn)?, "project", id))
     }
 
     /// Validates and stores a new exporter; its project must exist, and no other exporter
@@ -623,10 +611,7 @@ impl Store {
     }
 
     pub fn delete_exporter(&self, id: i64) -> Result<(), Error> {
-        in_write_transaction!(self, conn => match diesel::delete(exporters::table.find(id)).execute(conn)? {
-            0 => Err(Error::NotFound { entity: "exporter", id }),
-            _ => Ok(()),
-        })
+        in_write_transaction!(self, conn => deleted(diesel::delete(exporters::table.find(id)).execute(conn)?, "exporter", id))
     }
 
     /// Everything the target export reads, from one consistent snapshot (a read
@@ -741,7 +726,7 @@ impl Store {
         Ok(report)
     }
 
-    /// How many of each target entity are stored, for metrics and the export's log line.
+    /// How many of each target entity are stored, for the server's metrics.
     pub fn count_targets(&self) -> Result<BTreeMap<&'static str, i64>, Error> {
         with_connection!(self, conn => Ok(BTreeMap::from([
             ("shards", shards::table.count().get_result(conn)?),
