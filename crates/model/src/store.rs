@@ -117,6 +117,21 @@ macro_rules! with_connection {
     };
 }
 
+/// Runs `$body` (returning `Result<_, Error>`) in a read-only transaction that sees one
+/// snapshot of the database: on SQLite any read transaction does (WAL), on PostgreSQL only
+/// `REPEATABLE READ` (under the default `READ COMMITTED`, each statement sees the commits
+/// made before it, so two queries could disagree).
+macro_rules! in_read_snapshot {
+    ($store:expr, $conn:ident => $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite(pool) => pool.get()?.transaction(|$conn| $body),
+            Pool::Postgres(pool) => {
+                pool.get()?.build_transaction().read_only().repeatable_read().run(|$conn| $body)
+            }
+        }
+    };
+}
+
 /// Runs `$body` (returning `Result<_, Error>`) in a write transaction; `Err` rolls back.
 macro_rules! in_write_transaction {
     ($store:expr, $conn:ident => $body:expr) => {
@@ -352,14 +367,14 @@ impl Store {
     /// Every rule and every group, by id, from one consistent snapshot (a read
     /// transaction): what a rule file is rendered from.
     pub fn rules_and_groups(&self) -> Result<(Vec<Rule>, Vec<Group>), Error> {
-        let (rules, groups): (Vec<RuleRow>, Vec<GroupRow>) = with_connection!(self, conn => conn.transaction(|conn| {
+        let (rules, groups): (Vec<RuleRow>, Vec<GroupRow>) = in_read_snapshot!(self, conn => {
             let rules = prom_rules::table.order(prom_rules::id).select(RuleRow::as_select()).load(conn)?;
             let groups = prom_rule_groups::table
                 .order(prom_rule_groups::id)
                 .select(GroupRow::as_select())
                 .load(conn)?;
             Ok::<_, Error>((rules, groups))
-        })?);
+        })?;
         let rules = rules.into_iter().map(RuleRow::into_rule).collect::<Result<_, _>>()?;
         Ok((rules, groups.into_iter().map(GroupRow::into_group).collect()))
     }

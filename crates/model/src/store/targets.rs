@@ -617,15 +617,15 @@ impl Store {
     /// Everything the target export reads, from one consistent snapshot (a read
     /// transaction).
     pub fn load_targets(&self) -> Result<TargetsModel, Error> {
-        let (projects, farms, exporters): Snapshot = with_connection!(self, conn => conn.transaction(|conn| {
-                let projects: Vec<ProjectRow> = project_query!().load(conn)?;
-                let farms = load_farms!(conn, None);
-                let exporters: Vec<(ExporterRow, String)> = exporters::table
-                    .inner_join(projects::table)
-                    .select((ExporterRow::as_select(), projects::name))
-                    .load(conn)?;
-                Ok::<_, Error>((projects, farms, exporters))
-            })?);
+        let (projects, farms, exporters): Snapshot = in_read_snapshot!(self, conn => {
+            let projects: Vec<ProjectRow> = project_query!().load(conn)?;
+            let farms = load_farms!(conn, None);
+            let exporters: Vec<(ExporterRow, String)> = exporters::table
+                .inner_join(projects::table)
+                .select((ExporterRow::as_select(), projects::name))
+                .load(conn)?;
+            Ok::<_, Error>((projects, farms, exporters))
+        })?;
         Ok(TargetsModel {
             projects: projects.into_iter().map(|row| into_project(row).spec).collect(),
             farms: farms.into_iter().map(|farm| farm.spec).collect(),
