@@ -275,6 +275,13 @@ fn a_rule_file_whose_reload_fails_is_rolled_back() {
     assert!(host.last_reload() > reloaded, "reloaded again with the restored file");
     assert_eq!(host.loaded_rules(), ["ExportedRule"]);
 
+    // With no file before, rolling back removes the new one.
+    std::fs::remove_file(host.rule_file()).unwrap();
+    let output = export(&unchecked);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("removed the new"), "{}", stderr(&output));
+    assert!(!host.rule_file().exists(), "no rejected file left for Prometheus's next start");
+
     // Put the managed file back for the other tests.
     std::fs::write(host.rule_file(), "groups: []\n").unwrap();
 }

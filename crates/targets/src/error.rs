@@ -49,19 +49,15 @@ pub enum ExportError {
     #[error("reloading Prometheus at `{url}`: {problem}")]
     ReloadRejected { url: String, problem: String },
 
-    /// A rule file's reload failed and the previous file was put back (then reloaded).
-    #[error(
-        "{reload}; {}",
-        match restore_problem {
-            None => format!("restored the previous `{}` and reloaded it", path.display()),
-            Some(problem) => format!("restoring the previous `{}` failed too: {problem}", path.display()),
-        }
-    )]
+    /// A rule file's reload failed and the previous file was put back (or the new one
+    /// removed, when there was none before), then Prometheus reloaded again.
+    #[error("{reload}; {rollback}")]
     RolledBack {
         path: PathBuf,
         reload: Box<ExportError>,
-        /// Why restoring or the second reload failed, if it did.
-        restore_problem: Option<String>,
+        /// What the rollback did, or how it failed: "restored the previous `…` and
+        /// reloaded it", "restoring the previous `…` failed too: …", and so on.
+        rollback: String,
     },
 
     /// The new file would scrape nothing (or hold no rules) where the old one did, and

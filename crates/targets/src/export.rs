@@ -278,23 +278,27 @@ impl Export {
         if matches!(error, ExportError::ReloadRejected { .. }) {
             self.failed = Some(digest);
         }
-        let restored = match &previous {
-            Some(previous) => write_checked(&self.out, previous, self.mode, |_| Ok(())).map(drop),
-            None => std::fs::remove_file(&self.out).map_err(|source| crate::WriteError {
-                path: self.out.clone(),
-                action: "removing the new file",
-                source,
-            }),
+        let (restored, done) = match &previous {
+            Some(previous) => (
+                write_checked(&self.out, previous, self.mode, |_| Ok(())).map(drop),
+                "restored the previous",
+            ),
+            None => (
+                std::fs::remove_file(&self.out).map_err(|source| crate::WriteError {
+                    path: self.out.clone(),
+                    action: "removing the new file",
+                    source,
+                }),
+                "removed the new (there was none before)",
+            ),
         };
-        let second = match restored {
-            Ok(()) => prometheus.reload().err().map(|e| e.to_string()),
-            Err(error) => Some(error.to_string()),
+        let out = self.out.display();
+        let rollback = match restored.map(|()| prometheus.reload()) {
+            Ok(Ok(())) => format!("{done} `{out}` and reloaded it"),
+            Ok(Err(second)) => format!("{done} `{out}`, but reloading it failed: {second}"),
+            Err(error) => format!("rolling back failed too: {error}"),
         };
-        Err(ExportError::RolledBack {
-            path: self.out.clone(),
-            reload: Box::new(error),
-            restore_problem: second,
-        })
+        Err(ExportError::RolledBack { path: self.out.clone(), reload: Box::new(error), rollback })
     }
 }
 
