@@ -2,16 +2,17 @@
 //! (`rules OUT`) from the promrules database or server, reloads and verifies Prometheus,
 //! once (for cron) or on an interval (`--watch`, for a sidecar); and `reload-on-change DIR`,
 //! which reloads Prometheus when a directory something else updates really changes.
-//! Wiring only: the command line is in `cli.rs`, the work in `promrules-targets`.
+//! Wiring only: the command line is in `cli.rs`, the work in `promrules-export-lib`
+//! (`promrules_export`) and `promrules-prometheus`.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
+use promrules_export::{Export, Outcome, Server, Source, What};
 use promrules_model::Store;
-use promrules_targets::{
-    Export, Filter, Outcome, Prometheus, PrometheusAuth, Server, Source, What,
-};
+use promrules_prometheus::{Auth, Prometheus};
+use promrules_targets::Filter;
 
 mod cli;
 
@@ -37,9 +38,9 @@ fn main() -> ExitCode {
 fn run(command: Command) -> anyhow::Result<()> {
     let (file, what, promtool) = match command {
         Command::ReloadOnChange { dir, reload, auth, debounce } => {
-            let dir = promrules_targets::watched_dir(&dir)?;
+            let dir = promrules_export::watched_dir(&dir)?;
             let prometheus = prometheus(&reload, &auth)?;
-            return Ok(promrules_targets::reload_on_change(&dir, &prometheus, debounce)?);
+            return Ok(promrules_export::reload_on_change(&dir, &prometheus, debounce)?);
         }
         Command::Targets { file, service, project } => {
             let filter = Filter { shard: file.shard.clone(), service, project };
@@ -47,7 +48,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Rules { file, heal_label, promtool, no_promtool } => {
             let promtool =
-                if no_promtool { None } else { promtool.or_else(promrules_targets::find_promtool) };
+                if no_promtool { None } else { promtool.or_else(promrules_export::find_promtool) };
             if !no_promtool && promtool.is_none() {
                 log::info!("promtool not found; the rule file is written unchecked");
             }
@@ -79,8 +80,8 @@ fn run(command: Command) -> anyhow::Result<()> {
 fn prometheus(url: &str, auth: &ReloadAuth) -> anyhow::Result<Prometheus> {
     let prometheus = Prometheus::new(url);
     Ok(match (&auth.reload_bearer_token_file, &auth.reload_basic_auth_file) {
-        (Some(path), _) => prometheus.with_auth(&PrometheusAuth::bearer_file(path)?),
-        (None, Some(path)) => prometheus.with_auth(&PrometheusAuth::basic_file(path)?),
+        (Some(path), _) => prometheus.with_auth(Auth::bearer_file(path)?),
+        (None, Some(path)) => prometheus.with_auth(Auth::basic_file(path)?),
         (None, None) => prometheus,
     })
 }

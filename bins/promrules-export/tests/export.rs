@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use promrules_model::{Exporter, Farm, Project, RuleSpec, Service, Shard, Store};
 use serde_json::Value;
@@ -82,15 +82,10 @@ impl Drop for Running {
     }
 }
 
-fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+/// Polls `probe` for up to 30 s; panics naming `what` when it never answered.
+fn eventually<T>(what: &str, probe: impl FnMut() -> Option<T>) -> T {
+    test_support::eventually(Duration::from_secs(30), probe)
+        .unwrap_or_else(|| panic!("timed out waiting for {what}"))
 }
 
 /// A SQLite database holding two projects on shards `eu` and `us`.

@@ -62,6 +62,26 @@ impl ApiError {
     }
 }
 
+impl From<promrules_rollout::RolloutError> for ApiError {
+    fn from(error: promrules_rollout::RolloutError) -> ApiError {
+        use promrules_rollout::RolloutError;
+        let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+        match error {
+            RolloutError::Store(error) => ApiError::from(error),
+            RolloutError::UnknownHost(name) => {
+                ApiError::new(unprocessable, format!("unknown host `{name}`"))
+                    .with_field("hosts", format!("`{name}` is not a known host"))
+            }
+            RolloutError::NoHosts => ApiError::new(unprocessable, "no host to deploy to")
+                .with_field("hosts", "no host is configured"),
+            error @ RolloutError::NoHostAt(_) => ApiError::not_found(error.to_string()),
+            error @ (RolloutError::CorruptHost { .. } | RolloutError::Task(_)) => {
+                ApiError::internal(error.to_string())
+            }
+        }
+    }
+}
+
 impl From<promrules_model::Error> for ApiError {
     fn from(error: promrules_model::Error) -> ApiError {
         use promrules_model::Error;

@@ -18,13 +18,13 @@ pub(crate) struct HostList {
 
 fn validated(host: &Host) -> Result<serde_json::Value, ApiError> {
     if let Err(problems) = host.validate() {
+        let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
         let mut error = ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            format!("invalid host: {}", problems.join("; ")),
+            format!("invalid host: {}", listed.join("; ")),
         );
-        for problem in problems {
-            let field = problem.split('`').nth(1).unwrap_or("host").to_owned();
-            error = error.with_field(field, problem);
+        for (problem, text) in problems.iter().zip(listed) {
+            error = error.with_field(problem.field, text);
         }
         return Err(error);
     }

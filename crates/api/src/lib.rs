@@ -38,20 +38,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use promrules_deploy::Deployer;
 use promrules_model::{Exporter, Farm, Project, Service, Shard, Store};
+use promrules_rollout::Rollout;
 use promrules_yaml::HealLabel;
 
-pub use crate::background::{check_drift, deploy_all, spawn_auto_deploy, spawn_drift_check};
-pub use crate::deployments::{
-    DeployRequest, deployer_for, report_table, run_deployment, select_hosts, stored_hosts,
-    summarize,
-};
 pub use crate::error::ApiError;
 pub use crate::metrics::Metrics;
 
 mod auth;
-mod background;
 mod deployments;
 mod error;
 mod extract;
@@ -91,21 +85,20 @@ pub struct AppState {
     store: Store,
     config: Arc<Config>,
     metrics: Arc<Metrics>,
-    deployer: Arc<Deployer>,
-    /// Signalled after every change to rules or groups (for auto-deploy).
-    changes: Arc<tokio::sync::Notify>,
+    /// The deployment service: every deploy of this server goes through it.
+    rollout: Rollout,
 }
 
 impl AppState {
     pub fn new(store: Store, config: Config) -> AppState {
-        let deployer = deployer_for(&store, &config.ssh_control_dir);
-        AppState {
-            store,
-            config: Arc::new(config),
-            metrics: Arc::new(Metrics::new()),
-            deployer,
-            changes: Arc::new(tokio::sync::Notify::new()),
-        }
+        let rollout =
+            Rollout::new(store.clone(), &config.ssh_control_dir, config.heal_label.clone());
+        AppState { store, config: Arc::new(config), metrics: Arc::new(Metrics::new()), rollout }
+    }
+
+    /// The deployment service behind the deploy routes (and the background jobs).
+    pub fn rollout(&self) -> &Rollout {
+        &self.rollout
     }
 
     /// Runs a store call on the blocking pool: diesel is synchronous, and a slow query
@@ -219,7 +212,7 @@ async fn signal_changes(
             || path == "/rules");
     let response = next.run(request).await;
     if writes_rules && response.status().is_success() {
-        state.changes.notify_one();
+        state.rollout.rules_changed();
     }
     response
 }

@@ -7,19 +7,7 @@ use support::TestApp;
 
 mod support;
 
-/// Declares each story as a test on a fresh SQLite file and on a fresh PostgreSQL database.
-macro_rules! on_both_backends {
-    ($($story:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $story() { super::$story(super::TestApp::sqlite()).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test] async fn $story() { super::$story(super::TestApp::postgres()).await } )*
-        }
-    };
-}
-
-on_both_backends!(
+test_support::on_both_backends!(async TestApp:
     rule_crud_round_trip,
     group_crud_and_conflicts,
     listing_filters_and_pages,
@@ -680,8 +668,7 @@ async fn auto_deploy_and_drift_check() {
         "rule_file": sim.rule_file(), "prometheus_url": sim.prometheus_url(),
     });
     assert_eq!(client.post("/api/v1/hosts", &host).await.0, StatusCode::CREATED);
-    let auto =
-        promrules_api::spawn_auto_deploy(state.clone(), std::time::Duration::from_millis(300));
+    let auto = state.rollout().spawn_auto_deploy(std::time::Duration::from_millis(300));
     for name in ["AutoOne", "AutoTwo"] {
         client.post("/api/v1/rules", &json!({"name": name, "expression": "vector(1)"})).await;
     }
@@ -698,7 +685,7 @@ async fn auto_deploy_and_drift_check() {
 
     let expected = std::fs::read(sim.rule_file()).unwrap();
     std::fs::write(sim.rule_file(), "groups: []\n").unwrap();
-    let reports = promrules_api::check_drift(&state, false).await.unwrap();
+    let reports = state.rollout().check_drift(false).await.unwrap();
     assert_eq!(
         reports[0].outcome,
         promrules_deploy::Outcome::WouldChange,
@@ -710,7 +697,7 @@ async fn auto_deploy_and_drift_check() {
         "groups: []\n",
         "reporting changes nothing"
     );
-    let repaired = promrules_api::check_drift(&state, true).await.unwrap();
+    let repaired = state.rollout().check_drift(true).await.unwrap();
     assert_eq!(repaired[0].outcome, promrules_deploy::Outcome::Deployed, "{}", repaired[0].message);
     assert_eq!(std::fs::read(sim.rule_file()).unwrap(), expected);
 }

@@ -44,8 +44,13 @@ pub enum StepError {
     Command { host: String, command: String, problem: String },
     #[error("promtool on {host} rejected the new rule file: {output}")]
     Promtool { host: String, output: String },
-    #[error("prometheus of {host} at {url}: {problem}")]
-    Prometheus { host: String, url: String, problem: String },
+    #[error("prometheus of {host} at {url}: {source}")]
+    Prometheus {
+        host: String,
+        url: String,
+        #[source]
+        source: Box<promrules_prometheus::PrometheusError>,
+    },
     #[error(
         "the rule file `{path}` is not covered by any `rule_files` pattern of {host}'s Prometheus ({patterns}); a reload would load nothing"
     )]

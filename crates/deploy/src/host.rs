@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use promrules_prometheus::Auth as PrometheusAuth;
 use serde::{Deserialize, Serialize};
 
 use crate::error::InventoryError;
@@ -59,14 +60,6 @@ impl From<ReloadMethod> for ReloadSpec {
             ReloadMethod::Command(command) => ReloadSpec::Command { command },
         }
     }
-}
-
-/// Credentials for Prometheus's HTTP API: `{bearer_token: ...}` or `{username: ..., password: ...}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged, deny_unknown_fields)]
-pub enum PrometheusAuth {
-    Bearer { bearer_token: String },
-    Basic { username: String, password: String },
 }
 
 /// One Prometheus server to deploy to.
@@ -129,39 +122,38 @@ impl std::fmt::Debug for Host {
 }
 
 impl Host {
-    /// Checks the fields; `Err` names every problem.
-    pub fn validate(&self) -> Result<(), Vec<String>> {
+    /// Checks the fields; `Err` names every bad field and its problem.
+    pub fn validate(&self) -> Result<(), Vec<HostProblem>> {
         let mut problems = Vec::new();
+        let mut problem = |field: &'static str, problem: String| {
+            problems.push(HostProblem { field, problem });
+        };
         if self.name.trim().is_empty() || self.name.chars().any(char::is_control) {
-            problems.push("`name` must be non-empty and printable".to_owned());
+            problem("name", "must be non-empty and printable".to_owned());
         }
         if self.address.trim().is_empty()
             || self.address.starts_with('-')
             || self.address.contains(char::is_whitespace)
         {
-            problems.push(format!("`address` `{}` is not a host name or address", self.address));
+            problem("address", format!("`{}` is not a host name or address", self.address));
         }
         if self.ssh_port == 0 {
-            problems.push("`ssh_port` must be 1 to 65535".to_owned());
+            problem("ssh_port", "must be 1 to 65535".to_owned());
         }
         if !self.rule_file.is_absolute() || self.rule_file.file_name().is_none() {
-            problems.push(format!(
-                "`rule_file` `{}` must be an absolute file path",
-                self.rule_file.display()
-            ));
+            let path = self.rule_file.display();
+            problem("rule_file", format!("`{path}` must be an absolute file path"));
         }
         if !(self.prometheus_url.starts_with("http://")
             || self.prometheus_url.starts_with("https://"))
         {
-            problems.push(format!(
-                "`prometheus_url` `{}` must start with http:// or https://",
-                self.prometheus_url
-            ));
+            let url = &self.prometheus_url;
+            problem("prometheus_url", format!("`{url}` must start with http:// or https://"));
         }
         if let ReloadMethod::Command(command) = &self.reload
             && command.trim().is_empty()
         {
-            problems.push("`reload.command` must not be empty".to_owned());
+            problem("reload.command", "must not be empty".to_owned());
         }
         if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
@@ -173,6 +165,19 @@ impl Host {
 
     pub(crate) fn rule_file_name(&self) -> String {
         self.rule_file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+}
+
+/// One bad field of a [`Host`]: the field as clients write it, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostProblem {
+    pub field: &'static str,
+    pub problem: String,
+}
+
+impl std::fmt::Display for HostProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` {}", self.field, self.problem)
     }
 }
 
@@ -198,6 +203,7 @@ impl Inventory {
         let mut names = std::collections::HashSet::new();
         for (index, host) in inventory.hosts.iter().enumerate() {
             if let Err(problems) = host.validate() {
+                let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
                 return Err(format!("hosts[{index}] (`{}`): {}", host.name, problems.join("; ")));
             }
             if !names.insert(host.name.as_str()) {

@@ -27,12 +27,16 @@
 //! # Ok(()) }
 //! ```
 
-pub use crate::deployer::{DeployOptions, Deployer, DiffSummary, HostLock, HostReport, Outcome};
-pub use crate::error::{InventoryError, StepError};
-pub use crate::host::{Host, HostKeyPolicy, Inventory, PrometheusAuth, ReloadMethod};
+pub use promrules_prometheus::Auth as PrometheusAuth;
 
-mod deployer;
+pub use crate::error::{InventoryError, StepError};
+pub use crate::fleet::{DeployOptions, Deployer, HostLock};
+pub use crate::host::{Host, HostKeyPolicy, HostProblem, Inventory, ReloadMethod};
+pub use crate::report::{DiffSummary, HostReport, Outcome};
+
 mod error;
+mod fleet;
 mod host;
-mod prometheus;
+mod protocol;
 mod remote;
+mod report;

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use support::{TestExecutor, eventually, process_gone, script, wait_for_file};
+use support::{TestExecutor, process_gone, script, wait_for_file};
+use test_support::eventually;
 
 mod support;
 

@@ -1,6 +1,6 @@
 //! The model's error type.
 
-use crate::store::Backend;
+use crate::backend::Backend;
 use crate::validate::ValidationErrors;
 
 /// Everything that can go wrong validating, storing or loading rules.

@@ -25,14 +25,15 @@
 //! # Ok::<(), promrules_model::Error>(())
 //! ```
 
+pub use crate::backend::Backend;
 pub use crate::error::Error;
 pub use crate::rule::{
     DEFAULT_SEVERITY, Group, GroupPatch, GroupSpec, GroupedRules, ImportReport, Rule, RuleKind,
     RulePatch, RuleSpec,
 };
 pub use crate::store::{
-    Backend, Deployment, DeploymentHost, HostLockGuard, HostRecord, ImportOptions, Page,
-    RuleFilter, Store, Stored, TargetImportReport,
+    Deployment, DeploymentHost, HostLockGuard, HostRecord, ImportOptions, Page, RuleFilter, Store,
+    Stored, TargetImportReport,
 };
 pub use crate::targets::{
     Exporter, Farm, MAX_HOST_BYTES, MAX_PORT_RANGE, Project, Scheme, Service, Shard, TargetsModel,
@@ -43,6 +44,7 @@ pub use crate::validate::{
     is_metric_name, parse_duration,
 };
 
+mod backend;
 mod error;
 mod rule;
 pub mod schema;

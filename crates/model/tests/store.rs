@@ -15,19 +15,7 @@ use targets::{
     target_model_round_trip, target_references_and_conflicts,
 };
 
-/// Declares each story as a test on a fresh SQLite file and on a fresh PostgreSQL database.
-macro_rules! on_both_backends {
-    ($($story:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[test] fn $story() { super::$story(&super::TestDb::sqlite()) } )*
-        }
-        mod postgres {
-            $( #[test] fn $story() { super::$story(&super::TestDb::postgres()) } )*
-        }
-    };
-}
-
-on_both_backends!(
+test_support::on_both_backends!(TestDb:
     rule_round_trip,
     rule_update_and_patch,
     list_filters_and_pagination,

@@ -11,12 +11,10 @@
 //! project, job, port; hosts sorted). [`to_json`] gives the file's text (2-space indent, a
 //! trailing newline) and [`write_atomically`] puts it in place without a torn read.
 //!
-//! The rest is the machinery of `promrules-export`: an [`Export`] reads the model from the
-//! database or a promrules server ([`Source`]), writes the targets or rule file only when
-//! it changed (a rule file checked by `promtool` first), reloads a [`Prometheus`] and proves
-//! the reload through its metrics, and puts the previous rule file back when the reload
-//! fails. [`reload_on_change`] is the sidecar mode: reload when a watched directory's
-//! visible content changes.
+//! [`from_file_sd`] is the inverse, for importing a Promgen export into the model.
+//!
+//! This crate is pure apart from the one atomic writer: the export application that
+//! fetches, reloads and watches (`promrules-export-lib`) builds on it.
 //!
 //! # Example
 //!
@@ -37,18 +35,10 @@
 
 pub use promrules_model::TargetsModel;
 
-pub use crate::error::ExportError;
-pub use crate::export::{Export, Outcome, Server, Source, What, find_promtool};
 pub use crate::import::{ImportError, Imported, from_file_sd};
-pub use crate::on_change::{content_digest, reload_on_change, watched_dir};
-pub use crate::prometheus::{Prometheus, PrometheusAuth};
 pub use crate::render::{Filter, TargetGroup, file_sd, to_json};
 pub use crate::write::{WriteError, Written, write_atomically, write_checked};
 
-mod error;
-mod export;
 mod import;
-mod on_change;
-mod prometheus;
 mod render;
 mod write;

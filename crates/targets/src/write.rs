@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// The `action` of a [`WriteError`] from the check of [`write_checked`].
-pub(crate) const CHECKING: &str = "checking the new file";
+const CHECKING: &str = "checking the new file";
 
 /// What [`write_atomically`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +24,14 @@ pub struct WriteError {
     pub action: &'static str,
     #[source]
     pub source: std::io::Error,
+}
+
+impl WriteError {
+    /// Whether the check of [`write_checked`] refused the content (rather than the file
+    /// system failing): such content is not worth retrying until it changes.
+    pub fn rejected_by_check(&self) -> bool {
+        self.action == CHECKING
+    }
 }
 
 /// Replaces `path` with `content` atomically and with permissions `mode` (for example

@@ -219,22 +219,13 @@ impl SimHost {
             .collect()
     }
 
-    /// `prometheus_config_last_reload_success_timestamp_seconds`: moves with each
+    /// The reload success timestamp (through the Prometheus client): moves with each
     /// successful reload (sub-second precision).
     pub fn last_reload(&self) -> f64 {
-        let url = format!("{}/metrics", self.prometheus_url());
-        let text = ureq::get(&url)
-            .call()
-            .expect("GET /metrics")
-            .body_mut()
-            .read_to_string()
-            .expect("metrics body");
-        text.lines()
-            .find_map(|l| {
-                l.strip_prefix("prometheus_config_last_reload_success_timestamp_seconds ")
-            })
-            .and_then(|value| value.trim().parse().ok())
-            .expect("the reload timestamp metric")
+        promrules_prometheus::Prometheus::new(&self.prometheus_url())
+            .reload_state()
+            .expect("the reload metrics")
+            .success_timestamp
     }
 
     /// Prometheus's log, for failure messages.

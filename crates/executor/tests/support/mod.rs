@@ -129,18 +129,6 @@ pub(crate) fn process_gone(pid: u32) -> bool {
     }
 }
 
-/// Polls `condition` for up to `limit`.
-pub(crate) fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if condition() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    condition()
-}
-
 /// Writes an executable shell script.
 pub(crate) fn script(path: &Path, body: &str) -> String {
     use std::os::unix::fs::PermissionsExt;

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use promrules_model::Store;
+use promrules_prometheus::Prometheus;
+use promrules_targets::{Filter, Written, file_sd, to_json, write_checked};
 use promrules_yaml::{HealLabel, RenderOptions, Selection};
 use sha2::{Digest, Sha256};
 
-use crate::write::CHECKING;
-use crate::{ExportError, Filter, Prometheus, Written, file_sd, to_json, write_checked};
+use crate::ExportError;
 
 /// Which file to export.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,27 +51,10 @@ impl Server {
         token: Option<String>,
         ca_file: Option<&Path>,
     ) -> Result<Server, ExportError> {
-        let mut config = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(60)))
-            .http_status_as_error(false);
-        if let Some(path) = ca_file {
-            let ca_error = |problem: String| ExportError::CaFile { path: path.to_owned(), problem };
-            let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
-            let certificates = ureq::tls::parse_pem(&pem)
-                .filter_map(|item| match item {
-                    Ok(ureq::tls::PemItem::Certificate(certificate)) => Some(Ok(certificate)),
-                    Ok(_) => None,
-                    Err(error) => Some(Err(ca_error(error.to_string()))),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            if certificates.is_empty() {
-                return Err(ca_error("holds no PEM certificate".into()));
-            }
-            let roots = ureq::tls::RootCerts::new_with_certs(&certificates);
-            config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
-        }
+        let agent = promrules_prometheus::agent(Duration::from_secs(60), ca_file)
+            .map_err(ExportError::Client)?;
         Ok(Server {
-            agent: config.build().into(),
+            agent,
             base: url.trim_end_matches('/').to_owned(),
             token,
             cache: HashMap::new(),
@@ -222,7 +206,7 @@ impl Export {
             self.failed = None;
             return match (&self.reload, self.reload_pending) {
                 (Some(prometheus), true) => {
-                    prometheus.reload()?;
+                    reload(prometheus)?;
                     self.reload_pending = false;
                     Ok(Outcome::ReloadRetried)
                 }
@@ -242,7 +226,7 @@ impl Export {
         if is_rules && let Some(prometheus) = &self.reload {
             // With Prometheus down, a new rule file could be neither verified nor rolled
             // back usefully: leave the old one and try again next round.
-            prometheus.check_reachable()?;
+            prometheus.reload_state().map_err(|source| reload_error(prometheus, source))?;
         }
         let promtool = self.promtool.as_deref().filter(|_| is_rules);
         let written = write_checked(&self.out, &content, self.mode, |temp| match promtool {
@@ -252,7 +236,7 @@ impl Export {
         match written {
             Ok(written) => debug_assert_eq!(written, Written::Replaced),
             Err(error) => {
-                if error.action == CHECKING {
+                if error.rejected_by_check() {
                     // Rejected content is not retried until it changes.
                     self.failed = Some(digest);
                 }
@@ -260,7 +244,7 @@ impl Export {
             }
         }
         let Some(prometheus) = &self.reload else { return Ok(Outcome::Written) };
-        let Err(error) = prometheus.reload() else {
+        let Err(error) = reload(prometheus) else {
             self.failed = None;
             self.reload_pending = false;
             return Ok(Outcome::Reloaded);
@@ -275,7 +259,7 @@ impl Export {
         // would break its next start: put the previous one back. Content Prometheus
         // rejected is not tried again until it changes; after any other failure (it went
         // away mid-reload), the next round tries again.
-        if matches!(error, ExportError::ReloadRejected { .. }) {
+        if matches!(&error, ExportError::Reload { source, .. } if source.is_rejection()) {
             self.failed = Some(digest);
         }
         let (restored, done) = match &previous {
@@ -284,7 +268,7 @@ impl Export {
                 "restored the previous",
             ),
             None => (
-                std::fs::remove_file(&self.out).map_err(|source| crate::WriteError {
+                std::fs::remove_file(&self.out).map_err(|source| promrules_targets::WriteError {
                     path: self.out.clone(),
                     action: "removing the new file",
                     source,
@@ -293,7 +277,7 @@ impl Export {
             ),
         };
         let out = self.out.display();
-        let rollback = match restored.map(|()| prometheus.reload()) {
+        let rollback = match restored.map(|()| reload(prometheus)) {
             Ok(Ok(())) => format!("{done} `{out}` and reloaded it"),
             Ok(Err(second)) => format!("{done} `{out}`, but reloading it failed: {second}"),
             Err(error) => format!("rolling back failed too: {error}"),
@@ -302,11 +286,23 @@ impl Export {
     }
 }
 
+/// Reloads `prometheus` and proves it through the reload metrics.
+fn reload(prometheus: &Prometheus) -> Result<(), ExportError> {
+    prometheus.reload().map_err(|source| reload_error(prometheus, source))
+}
+
+fn reload_error(
+    prometheus: &Prometheus,
+    source: promrules_prometheus::PrometheusError,
+) -> ExportError {
+    ExportError::Reload { url: prometheus.url().to_owned(), source }
+}
+
 /// Whether `content` scrapes nothing (a target file without targets) or holds no rule
 /// group; content that does not parse counts as not empty.
 fn is_empty(what: &What, content: &[u8]) -> bool {
     match what {
-        What::Targets(_) => serde_json::from_slice::<Vec<crate::TargetGroup>>(content)
+        What::Targets(_) => serde_json::from_slice::<Vec<promrules_targets::TargetGroup>>(content)
             .is_ok_and(|groups| groups.iter().all(|group| group.targets.is_empty())),
         What::Rules { .. } => {
             #[derive(serde::Deserialize)]

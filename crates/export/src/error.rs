@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use crate::WriteError;
+use promrules_prometheus::PrometheusError;
+use promrules_targets::WriteError;
 
 /// Everything that can stop an export round; in each case the file on disk is either the
 /// old one or the new, complete one, and the message says which.
@@ -16,13 +17,9 @@ pub enum ExportError {
     #[error("fetching `{url}`: {problem}")]
     Fetch { url: String, problem: String },
 
-    /// The CA file for the server's certificate is unreadable or holds no certificate.
-    #[error("CA file `{}`: {problem}", path.display())]
-    CaFile { path: PathBuf, problem: String },
-
-    /// A file holding a credential is unreadable or malformed (its content is never shown).
-    #[error("credentials file `{}`: {problem}", path.display())]
-    Secret { path: PathBuf, problem: String },
+    /// An HTTP client could not be set up: a CA or credentials file that cannot be used.
+    #[error(transparent)]
+    Client(PrometheusError),
 
     /// `--shard` names no stored shard.
     #[error("no shard named `{0}`")]
@@ -40,14 +37,14 @@ pub enum ExportError {
     #[error(transparent)]
     Write(#[from] WriteError),
 
-    /// Prometheus could not be asked to reload (down, unreachable, lifecycle API off).
-    #[error("reloading Prometheus at `{url}`: {problem}")]
-    Reload { url: String, problem: String },
-
-    /// Prometheus tried and failed to load the configuration, or its metrics do not show
-    /// a successful reload.
-    #[error("reloading Prometheus at `{url}`: {problem}")]
-    ReloadRejected { url: String, problem: String },
+    /// Prometheus could not be asked to reload (down, unreachable, lifecycle API off), or
+    /// it tried and failed to load the configuration ([`PrometheusError::is_rejection`]).
+    #[error("reloading Prometheus at `{url}`: {source}")]
+    Reload {
+        url: String,
+        #[source]
+        source: PrometheusError,
+    },
 
     /// A rule file's reload failed and the previous file was put back (or the new one
     /// removed, when there was none before), then Prometheus reloaded again.

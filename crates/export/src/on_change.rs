@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use notify::{RecursiveMode, Watcher};
 use sha2::{Digest, Sha256};
 
-use crate::{ExportError, Prometheus};
+use promrules_prometheus::Prometheus;
+
+use crate::ExportError;
 
 /// A digest of the visible files under `dir`: relative paths and contents, in name order.
 pub fn content_digest(dir: &Path) -> std::io::Result<Vec<u8>> {
@@ -136,7 +138,11 @@ pub fn reload_on_change(
         last = now;
         match prometheus.reload() {
             Ok(()) => log::info!("`{}` changed; reloaded {}", dir.display(), prometheus.url()),
-            Err(error) => log::error!("`{}` changed; {error}", dir.display()),
+            Err(error) => log::error!(
+                "`{}` changed; reloading Prometheus at `{}`: {error}",
+                dir.display(),
+                prometheus.url()
+            ),
         }
     }
 }

@@ -1,0 +1,109 @@
+//! The offline commands: `render`, `import`, `import-targets` and `deploy`. Each reads its
+//! arguments, calls one library and prints what it did.
+
+use std::io::Write;
+
+use anyhow::{Context, bail};
+use promrules_deploy::HostReport;
+use promrules_model::{ImportOptions, Store};
+use promrules_rollout::{DeployRequest, Hosts, Rollout, report_table};
+use promrules_yaml::{RenderOptions, Selection};
+
+use crate::cli::{DeployArgs, ImportArgs, RenderArgs};
+
+pub(crate) fn deploy(store: Store, args: DeployArgs) -> anyhow::Result<()> {
+    let hosts = match &args.inventory {
+        Some(path) => Hosts::Given(promrules_deploy::Inventory::load(path)?.hosts),
+        None => Hosts::Stored,
+    };
+    let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned()));
+    let request = DeployRequest {
+        hosts: args.hosts.clone(),
+        dry_run: args.dry_run,
+        force: args.force,
+        concurrency: Some(args.concurrency),
+    };
+    let control_dir = tempfile::Builder::new()
+        .prefix("promrules-ssh")
+        .tempdir()
+        .context("creating the ssh control directory")?;
+    let rollout = Rollout::new(store, control_dir.path(), args.heal_label);
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let deployed = runtime.block_on(async {
+        let started = rollout.start(&actor, hosts, request).await?;
+        let total = started.hosts.len();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let progress = move |report: &HostReport| {
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            log::info!(
+                "[{n}/{total}] {}: {} in {:.1} s: {}",
+                report.host,
+                report.outcome.as_str(),
+                report.duration.as_secs_f64(),
+                report.message
+            );
+        };
+        rollout.run(started, progress).await
+    })?;
+    std::io::stdout()
+        .lock()
+        .write_all(report_table(deployed.id, &deployed.reports, args.diff).as_bytes())
+        .context("writing to stdout")?;
+    let failed = deployed.reports.iter().filter(|r| r.outcome.is_failure()).count();
+    if failed > 0 {
+        bail!("{failed} of {} host(s) failed or rolled back", deployed.reports.len());
+    }
+    Ok(())
+}
+
+pub(crate) fn render(store: &Store, args: RenderArgs) -> anyhow::Result<()> {
+    let (rules, groups) = store.rules_and_groups()?;
+    let selection = Selection {
+        datasources: args.datasource.into_iter().collect(),
+        heal_only: args.heal_only,
+        include_disabled: args.include_disabled,
+    };
+    let text = promrules_yaml::render(
+        &rules,
+        &groups,
+        &RenderOptions { selection, heal_label: args.heal_label },
+    );
+    match &args.output {
+        Some(path) => {
+            promrules_targets::write_atomically(path, text.as_bytes(), 0o644)?;
+            log::info!("wrote `{}` ({} bytes)", path.display(), text.len());
+            Ok(())
+        }
+        None => std::io::stdout().lock().write_all(text.as_bytes()).context("writing to stdout"),
+    }
+}
+
+pub(crate) fn import(store: &Store, args: ImportArgs) -> anyhow::Result<()> {
+    let file = promrules_yaml::parse_file(&args.file, &args.heal_label)?;
+    let report = store.import(&file.groups, ImportOptions { datasource_id: args.datasource })?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "created {}, updated {}, unchanged {} (groups created: {})",
+        report.created, report.updated, report.unchanged, report.groups_created
+    )?;
+    Ok(())
+}
+
+pub(crate) fn import_targets(store: &Store, file: &std::path::Path) -> anyhow::Result<()> {
+    let json = std::fs::read(file).with_context(|| format!("reading `{}`", file.display()))?;
+    let imported = promrules_targets::from_file_sd(&json, &file.display().to_string())?;
+    for skipped in &imported.skipped {
+        log::warn!("{}: {skipped}", file.display());
+    }
+    let report = store
+        .import_targets(&imported.model)
+        .with_context(|| format!("importing `{}`", file.display()))?;
+    let mut out = std::io::stdout().lock();
+    for kind in ["shards", "services", "farms", "projects", "exporters"] {
+        let created = report.created.get(kind).copied().unwrap_or_default();
+        let updated = report.updated.get(kind).copied().unwrap_or_default();
+        writeln!(out, "{kind}: created {created}, updated {updated}")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! The [`Deployer`]: one per process, shared by every deploy. It runs the per-host protocol
+//! (`protocol.rs`) for a fleet with bounded concurrency, and keeps deploys to one host apart:
+//! an in-process lock per host name, plus an optional [`HostLock`] across processes.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::host::Host;
+use crate::report::{Finished, HostReport, failed_report, hex_sha256, unix_now};
+use crate::{Outcome, protocol};
+
+/// How a deploy behaves.
+#[derive(Debug, Clone)]
+pub struct DeployOptions {
+    /// Upload and reload even when the live file is identical.
+    pub force: bool,
+    /// Connect, compare and check, but change nothing.
+    pub dry_run: bool,
+    /// How many backups to keep per host.
+    pub backups: usize,
+    /// Check the new file with the host's `promtool` before the rename, when it has one.
+    pub remote_promtool: bool,
+    /// How long a reload may take to show up in the metrics (SIGHUP reloads are asynchronous).
+    pub reload_timeout: Duration,
+    /// Timeout of each Prometheus HTTP call.
+    pub http_timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl Default for DeployOptions {
+    fn default() -> DeployOptions {
+        DeployOptions {
+            force: false,
+            dry_run: false,
+            backups: 5,
+            remote_promtool: true,
+            reload_timeout: Duration::from_secs(120),
+            http_timeout: Duration::from_secs(120),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A lock that keeps deploys to one host apart across processes (for example a PostgreSQL
+/// advisory lock shared by server replicas). The deployer always also locks in-process.
+pub trait HostLock: Send + Sync {
+    /// Blocks until `host` is held; the lock is released when the guard drops.
+    fn lock(&self, host: &str) -> Result<Box<dyn Send>, String>;
+}
+
+/// Deploys rule files to hosts; one value is shared by every deploy of a process.
+pub struct Deployer {
+    pub(crate) control_dir: PathBuf,
+    local_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    external_lock: Option<Arc<dyn HostLock>>,
+    /// Hosts and paths whose coverage by `rule_files` was checked.
+    pub(crate) covered: Mutex<HashSet<(String, PathBuf)>>,
+}
+
+impl std::fmt::Debug for Deployer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deployer").field("control_dir", &self.control_dir).finish_non_exhaustive()
+    }
+}
+
+impl Deployer {
+    /// A deployer keeping its SSH control sockets in `control_dir`.
+    pub fn new(control_dir: impl Into<PathBuf>) -> Deployer {
+        Deployer {
+            control_dir: control_dir.into(),
+            local_locks: Mutex::new(HashMap::new()),
+            external_lock: None,
+            covered: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Also takes `lock` around every host's deploy.
+    pub fn with_external_lock(mut self, lock: Arc<dyn HostLock>) -> Deployer {
+        self.external_lock = Some(lock);
+        self
+    }
+
+    /// Deploys each host's content, at most `concurrency` hosts at once; reports come back
+    /// in the order of `targets`, and each is also passed to `progress` as it completes.
+    pub async fn deploy_fleet(
+        self: &Arc<Self>,
+        targets: Vec<(Host, Vec<u8>)>,
+        options: &DeployOptions,
+        concurrency: usize,
+        progress: impl Fn(&HostReport) + Send + Sync + 'static,
+    ) -> Vec<HostReport> {
+        let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+        let progress = Arc::new(progress);
+        let mut tasks = tokio::task::JoinSet::new();
+        let names: Vec<String> = targets.iter().map(|(host, _)| host.name.clone()).collect();
+        for (index, (host, content)) in targets.into_iter().enumerate() {
+            let (deployer, semaphore, options, progress) =
+                (Arc::clone(self), Arc::clone(&semaphore), options.clone(), Arc::clone(&progress));
+            tasks.spawn(async move {
+                let _permit = semaphore.acquire_owned().await;
+                let report = deployer.deploy(&host, &content, &options).await;
+                progress(&report);
+                (index, report)
+            });
+        }
+        let mut reports: Vec<Option<HostReport>> = vec![None; names.len()];
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok((index, report)) = joined {
+                reports[index] = Some(report);
+            }
+        }
+        reports
+            .into_iter()
+            .zip(names)
+            .map(|(report, host)| {
+                report.unwrap_or_else(|| {
+                    let message = "the deploy task panicked".to_owned();
+                    failed_report(&host, message, Duration::ZERO, String::new())
+                })
+            })
+            .collect()
+    }
+
+    /// Deploys `content` to `host` under its lock.
+    pub async fn deploy(&self, host: &Host, content: &[u8], options: &DeployOptions) -> HostReport {
+        let started = Instant::now();
+        let hash = hex_sha256(content);
+        let local = {
+            let mut locks =
+                self.local_locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(locks.entry(host.name.clone()).or_default())
+        };
+        let _local = local.lock().await;
+        let _external = match &self.external_lock {
+            Some(lock) => {
+                let (lock, name) = (Arc::clone(lock), host.name.clone());
+                let locked = tokio::task::spawn_blocking(move || lock.lock(&name))
+                    .await
+                    .map_err(|error| error.to_string())
+                    .and_then(|locked| locked);
+                match locked {
+                    Ok(guard) => Some(guard),
+                    Err(problem) => {
+                        let message = format!("cannot lock {}: {problem}", host.name);
+                        return failed_report(&host.name, message, started.elapsed(), hash);
+                    }
+                }
+            }
+            None => None,
+        };
+        let locked_at = unix_now();
+        let Finished { outcome, message, diff, diff_text } =
+            match protocol::run(self, host, content, options).await {
+                Ok(finished) => finished,
+                Err(error) => Finished::failed(error.to_string()),
+            };
+        match outcome {
+            Outcome::Failed => log::error!("deploy to {} failed: {message}", host.name),
+            Outcome::RolledBack => log::warn!("deploy to {} rolled back: {message}", host.name),
+            _ => log::info!("deploy to {}: {} ({message})", host.name, outcome.as_str()),
+        }
+        HostReport {
+            host: host.name.clone(),
+            outcome,
+            message,
+            duration: started.elapsed(),
+            content_hash: hash,
+            diff,
+            diff_text,
+            locked_at,
+            released_at: unix_now(),
+        }
+    }
+}

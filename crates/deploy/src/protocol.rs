@@ -1,0 +1,305 @@
+//! The per-host protocol. For one host, under its lock (taken by the fleet):
+//! 1. connect; read the live rule file; identical content is `unchanged` (no reload) unless
+//!    forced;
+//! 2. check (once per host and path) that Prometheus's loaded `rule_files` cover the path,
+//!    and that the temp and backup names are *not* covered;
+//! 3. back up the live file into `.promrules-backups/` beside it, keeping the newest N;
+//! 4. write `.<file>.promrules-tmp` in the same directory, fsync, check it with the host's
+//!    `promtool` when there is one, and rename it over the live file (posix-rename: an atomic
+//!    rename(2), so the path always holds a complete file);
+//! 5. reload and verify: the reload succeeded, the success timestamp moved, and
+//!    `/api/v1/rules` lists exactly the deployed groups for the file;
+//! 6. on any failure after the rename, restore the previous content the same atomic way,
+//!    reload, verify the old state: `rolled_back`; if that fails too: `failed`, loudly.
+//!
+//! **Invariant: the live path always holds a complete, previously valid or newly verified
+//! file**, and every failure before the rename leaves the host as it was.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use promrules_prometheus::{Prometheus, PrometheusError, ReloadState, rule_files_cover};
+use serde::Deserialize;
+
+use crate::error::StepError;
+use crate::host::{Host, ReloadMethod};
+use crate::remote::{Remote, shell_quote};
+use crate::report::{Diff, Finished};
+use crate::{DeployOptions, Deployer, Outcome};
+
+/// Connects to `host` and runs the protocol with `content`.
+pub(crate) async fn run(
+    deployer: &Deployer,
+    host: &Host,
+    content: &[u8],
+    options: &DeployOptions,
+) -> Result<Finished, StepError> {
+    let remote = Remote::connect(host, &deployer.control_dir, options.connect_timeout).await?;
+    let result = run_connected(deployer, host, &remote, content, options).await;
+    remote.close().await;
+    result
+}
+
+async fn run_connected(
+    deployer: &Deployer,
+    host: &Host,
+    remote: &Remote,
+    content: &[u8],
+    options: &DeployOptions,
+) -> Result<Finished, StepError> {
+    let live = remote.read(&host.rule_file).await?;
+    let old_text = live.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+    let diff = Diff::between(&old_text, &String::from_utf8_lossy(content));
+    let lines = format!("+{} -{} lines", diff.summary.added, diff.summary.removed);
+    if live.as_deref() == Some(content) && !options.force {
+        let message = "the live file already has this content".to_owned();
+        return Ok(Finished::new(Outcome::Unchanged, message, &diff));
+    }
+
+    let prometheus = client(host, options)?;
+    let temp = host.rule_dir().join(format!(".{}.promrules-tmp", host.rule_file_name()));
+    let backup_dir = host.rule_dir().join(".promrules-backups");
+    check_coverage(deployer, host, &prometheus, &[&temp, &backup_dir.join(host.rule_file_name())])
+        .await?;
+    if options.dry_run {
+        return Ok(Finished::new(Outcome::WouldChange, lines, &diff));
+    }
+    if !remote.has_atomic_rename() {
+        return Err(StepError::NoAtomicRename { host: host.name.clone() });
+    }
+
+    if let Some(live) = &live {
+        back_up(host, remote, &backup_dir, live, options.backups).await?;
+    }
+    remote.write_synced(&temp, content).await?;
+    if options.remote_promtool
+        && let Err(error) = check_with_promtool(host, remote, &temp).await
+    {
+        remote.remove(&temp).await?;
+        return Err(error);
+    }
+
+    let before = blocking(host, &prometheus, |p| p.reload_state()).await.ok();
+    remote.rename(&temp, &host.rule_file).await?;
+    let expected = group_names(content);
+    let Err(reason) =
+        reload_and_verify(host, remote, &prometheus, before, &expected, options).await
+    else {
+        let message = format!("loaded {} group(s); {lines}", expected.len());
+        return Ok(Finished::new(Outcome::Deployed, message, &diff));
+    };
+    log::warn!("{reason}; restoring the previous rule file of {}", host.name);
+    Ok(match roll_back(host, remote, &prometheus, live.as_deref(), &temp, options).await {
+        Ok(note) => Finished::new(
+            Outcome::RolledBack,
+            format!("{reason}; previous file restored{note}"),
+            &diff,
+        ),
+        Err(rollback) => {
+            Finished::new(Outcome::Failed, format!("{reason}; ROLLBACK FAILED: {rollback}"), &diff)
+        }
+    })
+}
+
+/// The host's Prometheus client: its URL, credentials, CA and the deploy's timeout.
+fn client(host: &Host, options: &DeployOptions) -> Result<Arc<Prometheus>, StepError> {
+    let mut prometheus = Prometheus::new(&host.prometheus_url)
+        .with_transport(options.http_timeout, host.prometheus_ca_file.as_deref())
+        .map_err(|source| StepError::Prometheus {
+            host: host.name.clone(),
+            url: host.prometheus_url.clone(),
+            source: Box::new(source),
+        })?;
+    if let Some(auth) = &host.prometheus_auth {
+        prometheus = prometheus.with_auth(auth.clone());
+    }
+    Ok(Arc::new(prometheus))
+}
+
+/// Runs a blocking Prometheus call on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    host: &Host,
+    prometheus: &Arc<Prometheus>,
+    call: impl FnOnce(&Prometheus) -> Result<T, PrometheusError> + Send + 'static,
+) -> Result<T, StepError> {
+    let prometheus = Arc::clone(prometheus);
+    let (name, url) = (host.name.clone(), host.prometheus_url.clone());
+    match tokio::task::spawn_blocking(move || call(&prometheus)).await {
+        Ok(answer) => answer.map_err(|source| StepError::Prometheus {
+            host: name,
+            url,
+            source: Box::new(source),
+        }),
+        Err(panicked) => {
+            Err(StepError::Verify { host: name, problem: format!("prometheus call: {panicked}") })
+        }
+    }
+}
+
+async fn check_coverage(
+    deployer: &Deployer,
+    host: &Host,
+    prometheus: &Arc<Prometheus>,
+    must_not_cover: &[&Path],
+) -> Result<(), StepError> {
+    let key = (host.name.clone(), host.rule_file.clone());
+    let covered = || deployer.covered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if covered().contains(&key) {
+        return Ok(());
+    }
+    let patterns = blocking(host, prometheus, |p| p.rule_file_patterns()).await?;
+    if !rule_files_cover(&patterns, &host.rule_file) {
+        return Err(StepError::NotCovered {
+            host: host.name.clone(),
+            path: host.rule_file.display().to_string(),
+            patterns: if patterns.is_empty() { "none".to_owned() } else { patterns.join(", ") },
+        });
+    }
+    if let Some(path) = must_not_cover.iter().find(|path| rule_files_cover(&patterns, path)) {
+        return Err(StepError::Verify {
+            host: host.name.clone(),
+            problem: format!(
+                "the `rule_files` patterns ({}) also cover `{}`, where temp files and backups go; narrow them (for example `*.yml`)",
+                patterns.join(", "),
+                path.display()
+            ),
+        });
+    }
+    covered().insert(key);
+    Ok(())
+}
+
+async fn back_up(
+    host: &Host,
+    remote: &Remote,
+    dir: &Path,
+    live: &[u8],
+    keep: usize,
+) -> Result<(), StepError> {
+    remote.ensure_dir(dir).await?;
+    // A sortable UTC timestamp with microseconds.
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
+    let name = host.rule_file_name();
+    remote.write_synced(&dir.join(format!("{name}.{stamp}")), live).await?;
+    let prefix = format!("{name}.");
+    let mut backups: Vec<String> =
+        remote.list(dir).await?.into_iter().filter(|n| n.starts_with(&prefix)).collect();
+    backups.sort();
+    let excess = backups.len().saturating_sub(keep.max(1));
+    for old in &backups[..excess] {
+        remote.remove(&dir.join(old)).await?;
+    }
+    Ok(())
+}
+
+/// Puts `previous` back (or removes the file if there was none), reloads and verifies.
+async fn roll_back(
+    host: &Host,
+    remote: &Remote,
+    prometheus: &Arc<Prometheus>,
+    previous: Option<&[u8]>,
+    temp: &Path,
+    options: &DeployOptions,
+) -> Result<String, String> {
+    let before = blocking(host, prometheus, |p| p.reload_state()).await.ok();
+    match previous {
+        Some(previous) => {
+            remote.write_synced(temp, previous).await.map_err(|e| e.to_string())?;
+            remote.rename(temp, &host.rule_file).await.map_err(|e| e.to_string())?;
+        }
+        None => remote.remove(&host.rule_file).await.map_err(|e| e.to_string())?,
+    }
+    let expected = previous.map(group_names).unwrap_or_default();
+    match reload_and_verify(host, remote, prometheus, before, &expected, options).await {
+        Ok(()) => Ok(String::new()),
+        // The file on disk is the old, valid one: Prometheus loads it when it is back.
+        Err(problem) if before.is_none() => {
+            Ok(format!(" (Prometheus unreachable, so not reloaded: {problem})"))
+        }
+        Err(problem) => Err(format!("the previous file is back on disk, but {problem}")),
+    }
+}
+
+async fn check_with_promtool(host: &Host, remote: &Remote, temp: &Path) -> Result<(), StepError> {
+    let quoted = shell_quote(temp);
+    let command = format!(
+        "if command -v promtool >/dev/null 2>&1; then promtool check rules {quoted}; else echo promrules-no-promtool; fi"
+    );
+    let output = remote.run(&command).await?;
+    if output.output.trim() == "promrules-no-promtool" {
+        log::debug!("{} has no promtool; relying on the reload's verdict", host.name);
+        return Ok(());
+    }
+    if output.success {
+        Ok(())
+    } else {
+        Err(StepError::Promtool {
+            host: host.name.clone(),
+            output: output.output.trim().to_owned(),
+        })
+    }
+}
+
+/// Reloads and checks that Prometheus now serves exactly `expected` groups from the file.
+async fn reload_and_verify(
+    host: &Host,
+    remote: &Remote,
+    prometheus: &Arc<Prometheus>,
+    before: Option<ReloadState>,
+    expected: &[String],
+    options: &DeployOptions,
+) -> Result<(), String> {
+    let Some(before) = before else {
+        return Err(format!(
+            "Prometheus of {} at {} is unreachable",
+            host.name, host.prometheus_url
+        ));
+    };
+    match &host.reload {
+        ReloadMethod::Http => blocking(host, prometheus, |p| p.request_reload())
+            .await
+            .map_err(|e| format!("reload failed: {e}"))?,
+        ReloadMethod::Command(command) => {
+            let output = remote.run(command).await.map_err(|e| e.to_string())?;
+            if !output.success {
+                return Err(format!(
+                    "reload command `{command}` exited with {:?}: {}",
+                    output.code,
+                    output.output.trim()
+                ));
+            }
+        }
+    }
+    // A SIGHUP reload is asynchronous: wait for the success timestamp to move.
+    let timeout = options.reload_timeout;
+    blocking(host, prometheus, move |p| p.wait_for_reload(&before, timeout))
+        .await
+        .map_err(|e| e.to_string())?;
+    let file = host.rule_file.clone();
+    let loaded = blocking(host, prometheus, move |p| p.loaded_groups(&file))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut expected = expected.to_vec();
+    expected.sort();
+    if loaded == expected {
+        Ok(())
+    } else {
+        Err(format!("Prometheus loaded groups {loaded:?} from the file, expected {expected:?}"))
+    }
+}
+
+/// The group names of a rule file (empty when it does not parse: the reload will say why).
+fn group_names(content: &[u8]) -> Vec<String> {
+    #[derive(Deserialize)]
+    struct File {
+        #[serde(default)]
+        groups: Vec<Group>,
+    }
+    #[derive(Deserialize)]
+    struct Group {
+        name: String,
+    }
+    serde_yaml::from_slice::<File>(content)
+        .map(|f| f.groups.into_iter().map(|g| g.name).collect())
+        .unwrap_or_default()
+}

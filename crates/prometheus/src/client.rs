@@ -1,0 +1,506 @@
+//! The client: one `ureq` agent per Prometheus, every request built by [`Prometheus::get`]
+//! or [`Prometheus::post`], which add the credentials and bound the answer's size.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use crate::{Auth, PrometheusError};
+
+/// The largest answer read from Prometheus (its `/metrics` of a big server is a few MiB).
+const MAX_ANSWER_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A Prometheus server's HTTP API.
+#[derive(Clone)]
+pub struct Prometheus {
+    agent: ureq::Agent,
+    base: String,
+    auth: Option<Auth>,
+}
+
+impl std::fmt::Debug for Prometheus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `Auth`'s own Debug shows no secret.
+        f.debug_struct("Prometheus").field("url", &self.base).field("auth", &self.auth).finish()
+    }
+}
+
+/// What the reload metrics say.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReloadState {
+    /// `prometheus_config_last_reload_successful`: set on every attempt.
+    pub successful: bool,
+    /// `prometheus_config_last_reload_success_timestamp_seconds`: set on success only, with
+    /// sub-second precision (the runtime info's `lastConfigTime` has whole seconds only).
+    pub success_timestamp: f64,
+}
+
+impl ReloadState {
+    /// Reads the two reload metrics from Prometheus's text exposition format; a sample may
+    /// carry labels (`name{…} value`) and a timestamp after the value.
+    pub fn parse(metrics: &str) -> Result<ReloadState, String> {
+        let value = |name: &str| {
+            metrics
+                .lines()
+                .filter_map(|line| line.strip_prefix(name))
+                .find_map(|rest| {
+                    let rest = if rest.starts_with('{') {
+                        &rest[rest.find('}')? + 1..]
+                    } else {
+                        rest.strip_prefix(' ')?
+                    };
+                    rest.split_whitespace().next()?.parse::<f64>().ok()
+                })
+                .ok_or_else(|| format!("/metrics has no `{name}`; is this Prometheus?"))
+        };
+        Ok(ReloadState {
+            successful: value("prometheus_config_last_reload_successful")? == 1.0,
+            success_timestamp: value("prometheus_config_last_reload_success_timestamp_seconds")?,
+        })
+    }
+}
+
+/// `/api/v1/status/buildinfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildInfo {
+    pub version: String,
+    #[serde(default)]
+    pub revision: String,
+    #[serde(default)]
+    pub branch: String,
+    #[serde(default)]
+    pub go_version: String,
+}
+
+impl BuildInfo {
+    /// The version as numbers: `2.42.0` → `(2, 42, 0)`, `2.53.1+ds` → `(2, 53, 1)`;
+    /// `None` for a version that does not start with `MAJOR.MINOR`.
+    pub fn semver(&self) -> Option<(u64, u64, u64)> {
+        let core = self.version.trim_start_matches('v');
+        let core = core.split(['-', '+', '~']).next().unwrap_or_default();
+        let mut parts = core.split('.').map(|part| part.parse::<u64>().ok());
+        let (major, minor) = (parts.next()??, parts.next()??);
+        Some((major, minor, parts.next().flatten().unwrap_or(0)))
+    }
+}
+
+/// One series of an instant query's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub labels: BTreeMap<String, String>,
+    /// The sample value as Prometheus wrote it (`"1"`, `"NaN"`, `"+Inf"`).
+    pub value: String,
+}
+
+/// An instant query's answer, cut to at most the asked number of series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstantQuery {
+    /// `vector`, `scalar`, `string` or `matrix`.
+    pub result_type: String,
+    /// How many series the answer held in all.
+    pub total: usize,
+    /// The first of them, at most the limit.
+    pub series: Vec<Series>,
+    /// Prometheus's warnings (for example about a range that is too long).
+    pub warnings: Vec<String>,
+}
+
+impl Prometheus {
+    /// A Prometheus at `url`: its base URL (`http://127.0.0.1:9090`, with any route
+    /// prefix), or the reload URL itself (`…/-/reload`). Requests time out after two
+    /// minutes (a reload of a large rule set takes seconds).
+    pub fn new(url: &str) -> Prometheus {
+        let base = url.trim_end_matches('/');
+        let base = base.strip_suffix("/-/reload").unwrap_or(base);
+        let agent = agent(Duration::from_secs(120), None).expect("an agent without a CA file");
+        Prometheus { agent, base: base.to_owned(), auth: None }
+    }
+
+    /// Authenticates every request with `auth`.
+    pub fn with_auth(mut self, auth: Auth) -> Prometheus {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// Each request's timeout, and for https a private CA (PEM) to trust instead of the
+    /// public roots.
+    pub fn with_transport(
+        mut self,
+        timeout: Duration,
+        ca_file: Option<&Path>,
+    ) -> Result<Prometheus, PrometheusError> {
+        self.agent = agent(timeout, ca_file)?;
+        Ok(self)
+    }
+
+    /// The base URL.
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<String, PrometheusError> {
+        let mut request = self.agent.get(format!("{}{path}", self.base));
+        for (name, value) in query {
+            request = request.query(*name, *value);
+        }
+        if let Some(auth) = &self.auth {
+            request = request.header("Authorization", auth.header());
+        }
+        let request_name = format!("GET {path}");
+        self.answer(&request_name, request.call())
+    }
+
+    fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<String, PrometheusError> {
+        let mut request = self.agent.post(format!("{}{path}", self.base));
+        if let Some(auth) = &self.auth {
+            request = request.header("Authorization", auth.header());
+        }
+        let request_name = format!("POST {path}");
+        let answer = if form.is_empty() {
+            request.send_empty()
+        } else {
+            request.send_form(form.iter().copied())
+        };
+        self.answer(&request_name, answer)
+    }
+
+    fn answer(
+        &self,
+        request: &str,
+        answer: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<String, PrometheusError> {
+        let url = || self.base.clone();
+        let mut response = answer.map_err(|e| PrometheusError::Unreachable {
+            url: url(),
+            request: request.to_owned(),
+            problem: e.to_string(),
+        })?;
+        let status = response.status().as_u16();
+        let body =
+            response.body_mut().with_config().limit(MAX_ANSWER_BYTES).read_to_string().map_err(
+                |e| PrometheusError::Unreachable {
+                    url: url(),
+                    request: request.to_owned(),
+                    problem: e.to_string(),
+                },
+            );
+        log::trace!("{request} to {} answered {status}", self.base);
+        if (200..300).contains(&status) {
+            return body;
+        }
+        // An error page can be long; its start says what went wrong.
+        let body: String = body.unwrap_or_default().trim().chars().take(2_000).collect();
+        Err(PrometheusError::Status { url: url(), request: request.to_owned(), status, body })
+    }
+
+    fn api<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, PrometheusError> {
+        #[derive(Deserialize)]
+        struct Envelope<T> {
+            data: T,
+        }
+        let text = self.get(path, query)?;
+        serde_json::from_str::<Envelope<T>>(&text).map(|envelope| envelope.data).map_err(|e| {
+            PrometheusError::Answer {
+                url: self.base.clone(),
+                request: format!("GET {path}"),
+                problem: e.to_string(),
+            }
+        })
+    }
+
+    /// The reload metrics now.
+    pub fn reload_state(&self) -> Result<ReloadState, PrometheusError> {
+        let metrics = self.get("/metrics", &[])?;
+        ReloadState::parse(&metrics).map_err(|problem| PrometheusError::Answer {
+            url: self.base.clone(),
+            request: "GET /metrics".into(),
+            problem,
+        })
+    }
+
+    /// `POST /-/reload` alone; Prometheus answers when the reload is done (500 when the
+    /// configuration failed to load, 403 when the lifecycle API is off).
+    pub fn request_reload(&self) -> Result<(), PrometheusError> {
+        self.post("/-/reload", &[]).map(drop)
+    }
+
+    /// Waits up to `timeout` (checking at least once) for the reload metrics to show a
+    /// reload after `before`: successful, and the success timestamp moved past `before`'s.
+    /// A reload by signal is asynchronous, so it may take a moment to show.
+    pub fn wait_for_reload(
+        &self,
+        before: &ReloadState,
+        timeout: Duration,
+    ) -> Result<ReloadState, PrometheusError> {
+        let rejected =
+            |problem: String| PrometheusError::ReloadRejected { url: self.base.clone(), problem };
+        let deadline = Instant::now() + timeout;
+        loop {
+            let state = self.reload_state()?;
+            if !state.successful {
+                return Err(rejected("prometheus_config_last_reload_successful is 0".into()));
+            }
+            if state.success_timestamp > before.success_timestamp {
+                return Ok(state);
+            }
+            if Instant::now() >= deadline {
+                return Err(rejected(format!(
+                    "prometheus_config_last_reload_success_timestamp_seconds did not move within {timeout:?}"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Reloads and proves that this reload succeeded: the reload metrics before, `POST
+    /// /-/reload`, the metrics after. A 200 alone could come from a proxy or another
+    /// instance; the success timestamp moving cannot.
+    pub fn reload(&self) -> Result<(), PrometheusError> {
+        let before = self.reload_state()?;
+        self.request_reload()?;
+        self.wait_for_reload(&before, Duration::ZERO).map(drop)
+    }
+
+    /// The loaded `rule_files` patterns, resolved against the configuration file's
+    /// directory as Prometheus resolves them.
+    pub fn rule_file_patterns(&self) -> Result<Vec<String>, PrometheusError> {
+        #[derive(Deserialize)]
+        struct ConfigData {
+            yaml: String,
+        }
+        #[derive(Deserialize, Default)]
+        struct ConfigDoc {
+            #[serde(default)]
+            rule_files: Vec<String>,
+        }
+        let config: ConfigData = self.api("/api/v1/status/config", &[])?;
+        let doc: ConfigDoc =
+            serde_yaml::from_str(&config.yaml).map_err(|e| PrometheusError::Answer {
+                url: self.base.clone(),
+                request: "GET /api/v1/status/config".into(),
+                problem: format!("the loaded configuration does not parse: {e}"),
+            })?;
+        let flags: HashMap<String, String> = self.api("/api/v1/status/flags", &[])?;
+        let config_dir = flags
+            .get("config.file")
+            .and_then(|file| Path::new(file).parent().map(Path::to_owned))
+            .unwrap_or_default();
+        Ok(doc
+            .rule_files
+            .iter()
+            .map(|pattern| {
+                if Path::new(pattern).is_absolute() {
+                    PathBuf::from(pattern)
+                } else {
+                    config_dir.join(pattern)
+                }
+            })
+            .map(|path| path.display().to_string())
+            .collect())
+    }
+
+    /// The names of the rule groups Prometheus loaded from `file`, sorted.
+    pub fn loaded_groups(&self, file: &Path) -> Result<Vec<String>, PrometheusError> {
+        #[derive(Deserialize)]
+        struct RulesData {
+            groups: Vec<LoadedGroup>,
+        }
+        #[derive(Deserialize)]
+        struct LoadedGroup {
+            name: String,
+            file: String,
+        }
+        let file = file.display().to_string();
+        let rules: RulesData = self.api("/api/v1/rules", &[("file[]", &file)])?;
+        let mut names: Vec<String> =
+            rules.groups.into_iter().filter(|g| g.file == file).map(|g| g.name).collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// The server's build info, its version above all.
+    pub fn build_info(&self) -> Result<BuildInfo, PrometheusError> {
+        self.api("/api/v1/status/buildinfo", &[])
+    }
+
+    /// Evaluates `expression` now, with Prometheus's own evaluation `timeout`, keeping at
+    /// most `max_series` series of the answer (whose size is bounded as every answer is).
+    pub fn query(
+        &self,
+        expression: &str,
+        timeout: Duration,
+        max_series: usize,
+    ) -> Result<InstantQuery, PrometheusError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            data: QueryData,
+            #[serde(default)]
+            warnings: Vec<String>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct QueryData {
+            result_type: String,
+            result: serde_json::Value,
+        }
+        #[derive(Deserialize)]
+        struct Sample {
+            #[serde(default)]
+            metric: BTreeMap<String, String>,
+            #[serde(default)]
+            value: Option<(f64, String)>,
+        }
+        let timeout = format!("{}ms", timeout.as_millis().max(1));
+        let text = self.post("/api/v1/query", &[("query", expression), ("timeout", &timeout)])?;
+        let unexpected = |problem: String| PrometheusError::Answer {
+            url: self.base.clone(),
+            request: "POST /api/v1/query".into(),
+            problem,
+        };
+        let answer: Answer = serde_json::from_str(&text).map_err(|e| unexpected(e.to_string()))?;
+        let (total, series) = match (answer.data.result_type.as_str(), answer.data.result) {
+            ("vector" | "matrix", serde_json::Value::Array(items)) => {
+                let total = items.len();
+                let series = items
+                    .into_iter()
+                    .take(max_series)
+                    .map(|item| {
+                        let sample: Sample =
+                            serde_json::from_value(item).map_err(|e| unexpected(e.to_string()))?;
+                        let value = sample.value.map(|(_, value)| value).unwrap_or_default();
+                        Ok(Series { labels: sample.metric, value })
+                    })
+                    .collect::<Result<Vec<_>, PrometheusError>>()?;
+                (total, series)
+            }
+            // A scalar or a string: `[time, "value"]`.
+            (_, other) => {
+                let value = other.get(1).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+                (1, vec![Series { labels: BTreeMap::new(), value }])
+            }
+        };
+        Ok(InstantQuery {
+            result_type: answer.data.result_type,
+            total,
+            series,
+            warnings: answer.warnings,
+        })
+    }
+}
+
+/// The HTTP agent every promrules client uses: a global `timeout` per request, error
+/// statuses as answers (not errors), and for https either the public roots or only the
+/// PEM certificates of `ca_file` (an internal CA).
+pub fn agent(timeout: Duration, ca_file: Option<&Path>) -> Result<ureq::Agent, PrometheusError> {
+    let mut config =
+        ureq::Agent::config_builder().timeout_global(Some(timeout)).http_status_as_error(false);
+    if let Some(path) = ca_file {
+        let ca_error = |problem: String| PrometheusError::CaFile { path: path.to_owned(), problem };
+        let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
+        let certificates = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(certificate)) => Some(Ok(certificate)),
+                Ok(_) => None,
+                Err(error) => Some(Err(ca_error(error.to_string()))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if certificates.is_empty() {
+            return Err(ca_error("holds no PEM certificate".into()));
+        }
+        let roots = ureq::tls::RootCerts::new_with_certs(&certificates);
+        config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
+    }
+    Ok(config.build().into())
+}
+
+/// Whether any `rule_files` pattern covers `path` as Prometheus's `filepath.Glob` would:
+/// `*` stays within one path segment and, unlike a shell, also matches a leading dot.
+pub fn rule_files_cover(patterns: &[String], path: &Path) -> bool {
+    let options = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: false,
+    };
+    patterns.iter().any(|pattern| {
+        glob::Pattern::new(pattern).is_ok_and(|p| p.matches_path_with(path, options))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reload_url_or_base_url() {
+        assert_eq!(
+            Prometheus::new("http://127.0.0.1:9090/-/reload").url(),
+            "http://127.0.0.1:9090"
+        );
+        assert_eq!(
+            Prometheus::new("http://127.0.0.1:9090/prom/").url(),
+            "http://127.0.0.1:9090/prom"
+        );
+    }
+
+    #[test]
+    fn reload_metrics_with_or_without_labels_and_timestamps() {
+        let plain = "# HELP x\nprometheus_config_last_reload_successful 1\nprometheus_config_last_reload_success_timestamp_seconds 1.7e+09\n";
+        assert_eq!(
+            ReloadState::parse(plain),
+            Ok(ReloadState { successful: true, success_timestamp: 1.7e9 })
+        );
+        let simple_labels = "prometheus_config_last_reload_successful{instance=\"a\"} 0 1700000000000\nprometheus_config_last_reload_success_timestamp_seconds{instance=\"a\"} 12.5\n";
+        assert_eq!(
+            ReloadState::parse(simple_labels),
+            Ok(ReloadState { successful: false, success_timestamp: 12.5 })
+        );
+        // A longer metric name that starts with the same text is not the metric.
+        let other = "prometheus_config_last_reload_successful_total 1\n";
+        assert!(ReloadState::parse(other).unwrap_err().contains("is this Prometheus?"));
+    }
+
+    #[test]
+    fn versions_as_numbers() {
+        let info = |version: &str| BuildInfo {
+            version: version.into(),
+            revision: String::new(),
+            branch: String::new(),
+            go_version: String::new(),
+        };
+        assert_eq!(info("2.42.0").semver(), Some((2, 42, 0)));
+        assert_eq!(info("2.53.1+ds").semver(), Some((2, 53, 1)));
+        assert_eq!(info("v3.0.0-rc.1").semver(), Some((3, 0, 0)));
+        assert_eq!(info("3.1").semver(), Some((3, 1, 0)));
+        assert_eq!(info("main").semver(), None);
+    }
+
+    #[test]
+    fn glob_coverage_follows_filepath_glob() {
+        let patterns = vec!["/etc/prometheus/rules/*.yml".to_owned()];
+        assert!(rule_files_cover(&patterns, Path::new("/etc/prometheus/rules/promrules.yml")));
+        assert!(
+            !rule_files_cover(&patterns, Path::new("/etc/prometheus/rules/.promrules.yml.tmp")),
+            "temp files stay outside"
+        );
+        assert!(!rule_files_cover(
+            &patterns,
+            Path::new("/etc/prometheus/rules/.promrules-backups/promrules.yml.1")
+        ));
+        assert!(!rule_files_cover(&patterns, Path::new("/etc/prometheus/promrules.yml")));
+    }
+
+    #[test]
+    fn a_star_matches_a_leading_dot_as_in_go() {
+        assert!(rule_files_cover(
+            &["/etc/prometheus/rules/*".to_owned()],
+            Path::new("/etc/prometheus/rules/.promrules.yml.tmp")
+        ));
+    }
+}

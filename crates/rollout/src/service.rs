@@ -1,0 +1,236 @@
+//! [`Rollout`]: from a request to per-host reports and the audit trail.
+//!
+//! A deploy is two steps so that the REST API can answer 202 with an id before the hosts
+//! are done: [`Rollout::start`] selects the hosts and opens the audit record,
+//! [`Rollout::run`] renders each host's file from one snapshot, runs the fleet, records
+//! each host as it completes and closes the record. [`Rollout::deploy`] does both.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use promrules_deploy::{DeployOptions, Deployer, Host, HostLock, HostReport};
+use promrules_model::{DeploymentHost, Store};
+use promrules_yaml::{HealLabel, RenderOptions, Selection};
+use serde::{Deserialize, Serialize};
+
+use crate::{RolloutError, summarize};
+
+/// What to deploy, and how. Stored as the audit record's options.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeployRequest {
+    /// Host names; empty means every host.
+    pub hosts: Vec<String>,
+    pub dry_run: bool,
+    pub force: bool,
+    /// How many hosts at once (default 8).
+    pub concurrency: Option<usize>,
+}
+
+/// Where the hosts of a deploy come from.
+#[derive(Debug, Clone)]
+pub enum Hosts {
+    /// The hosts stored in the database, narrowed to the request's names.
+    Stored,
+    /// The stored host with this name or SSH address (the original pipeline's `/deploy`).
+    NamedOrAt(String),
+    /// These hosts (an inventory file), narrowed to the request's names.
+    Given(Vec<Host>),
+}
+
+/// A deploy whose audit record is open and whose hosts are chosen.
+#[derive(Debug)]
+pub struct Started {
+    /// The audit record's id.
+    pub id: i64,
+    pub hosts: Vec<Host>,
+    request: DeployRequest,
+}
+
+/// A finished deploy: its audit id and each host's report, in the hosts' order.
+#[derive(Debug)]
+pub struct Deployed {
+    pub id: i64,
+    pub reports: Vec<HostReport>,
+}
+
+/// The deployment service; one per process, shared (it is cheap to clone).
+#[derive(Debug, Clone)]
+pub struct Rollout {
+    pub(crate) store: Store,
+    deployer: Arc<Deployer>,
+    heal_label: HealLabel,
+    /// Signalled after every change to rules or groups (for auto-deploy).
+    pub(crate) changes: Arc<tokio::sync::Notify>,
+}
+
+/// Cross-replica host locks through the store (PostgreSQL advisory locks).
+struct StoreLock(Store);
+
+impl HostLock for StoreLock {
+    fn lock(&self, host: &str) -> Result<Box<dyn Send>, String> {
+        self.0
+            .lock_host(host)
+            .map(|guard| Box::new(guard) as Box<dyn Send>)
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Rollout {
+    /// A service deploying the rules of `store`, keeping SSH control sockets in
+    /// `control_dir`, and rendering heal-enabled rules with `heal_label`.
+    pub fn new(store: Store, control_dir: impl Into<PathBuf>, heal_label: HealLabel) -> Rollout {
+        let deployer =
+            Deployer::new(control_dir).with_external_lock(Arc::new(StoreLock(store.clone())));
+        Rollout {
+            store,
+            deployer: Arc::new(deployer),
+            heal_label,
+            changes: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// Tells the auto-deploy job that rules or groups changed.
+    pub fn rules_changed(&self) {
+        self.changes.notify_one();
+    }
+
+    /// The hosts stored in the database.
+    pub fn stored_hosts(&self) -> Result<Vec<Host>, RolloutError> {
+        self.store
+            .list_hosts()?
+            .into_iter()
+            .map(|record| {
+                serde_json::from_value(record.spec).map_err(|e| RolloutError::CorruptHost {
+                    name: record.name.clone(),
+                    problem: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Chooses the hosts and opens the audit record under `actor`.
+    pub async fn start(
+        &self,
+        actor: &str,
+        hosts: Hosts,
+        request: DeployRequest,
+    ) -> Result<Started, RolloutError> {
+        let (rollout, actor) = (self.clone(), actor.to_owned());
+        blocking(move || {
+            let mut request = request;
+            let hosts = match hosts {
+                Hosts::Stored => select(rollout.stored_hosts()?, &request.hosts)?,
+                Hosts::Given(hosts) => select(hosts, &request.hosts)?,
+                Hosts::NamedOrAt(wanted) => {
+                    let host = rollout
+                        .stored_hosts()?
+                        .into_iter()
+                        .find(|host| host.name == wanted || host.address == wanted)
+                        .ok_or(RolloutError::NoHostAt(wanted))?;
+                    request.hosts = vec![host.name.clone()];
+                    vec![host]
+                }
+            };
+            let options = serde_json::to_value(&request).unwrap_or_default();
+            let id = rollout.store.start_deployment(&actor, &options)?;
+            log::info!("deployment {id} started by {actor} for {} host(s)", hosts.len());
+            Ok(Started { id, hosts, request })
+        })
+        .await
+    }
+
+    /// Renders each host's file (its datasources' rules plus those without one) from one
+    /// snapshot, deploys, records each host's result as it completes (and passes it to
+    /// `progress`), and closes the audit record with a summary.
+    pub async fn run(
+        &self,
+        started: Started,
+        progress: impl Fn(&HostReport) + Send + Sync + 'static,
+    ) -> Result<Deployed, RolloutError> {
+        let Started { id, hosts, request } = started;
+        let (store, heal_label) = (self.store.clone(), self.heal_label.clone());
+        let targets = blocking(move || {
+            let (rules, groups) = store.rules_and_groups()?;
+            Ok(hosts
+                .into_iter()
+                .map(|host| {
+                    let selection =
+                        Selection { datasources: host.datasources.clone(), ..Selection::default() };
+                    let options = RenderOptions { selection, heal_label: heal_label.clone() };
+                    let content = promrules_yaml::render(&rules, &groups, &options).into_bytes();
+                    (host, content)
+                })
+                .collect::<Vec<_>>())
+        })
+        .await?;
+
+        let options = DeployOptions {
+            dry_run: request.dry_run,
+            force: request.force,
+            ..DeployOptions::default()
+        };
+        let audit = self.store.clone();
+        let concurrency = request.concurrency.unwrap_or(8);
+        let reports = self
+            .deployer
+            .deploy_fleet(targets, &options, concurrency, move |report| {
+                if let Err(error) = audit.record_deployment_host(id, &audit_record(report)) {
+                    log::error!("recording the deploy of {} failed: {error}", report.host);
+                }
+                progress(report);
+            })
+            .await;
+        let succeeded = reports.iter().all(|r| !r.outcome.is_failure());
+        let summary = summarize(&reports);
+        let store = self.store.clone();
+        blocking(move || Ok(store.finish_deployment(id, succeeded, &summary)?)).await?;
+        Ok(Deployed { id, reports })
+    }
+
+    /// [`Rollout::start`] then [`Rollout::run`].
+    pub async fn deploy(
+        &self,
+        actor: &str,
+        hosts: Hosts,
+        request: DeployRequest,
+        progress: impl Fn(&HostReport) + Send + Sync + 'static,
+    ) -> Result<Deployed, RolloutError> {
+        let started = self.start(actor, hosts, request).await?;
+        self.run(started, progress).await
+    }
+}
+
+/// `hosts` narrowed to `names` (all when empty); an unknown name is an error.
+fn select(hosts: Vec<Host>, names: &[String]) -> Result<Vec<Host>, RolloutError> {
+    if let Some(unknown) = names.iter().find(|name| !hosts.iter().any(|host| &host.name == *name)) {
+        return Err(RolloutError::UnknownHost(unknown.clone()));
+    }
+    let selected: Vec<Host> =
+        hosts.into_iter().filter(|host| names.is_empty() || names.contains(&host.name)).collect();
+    if selected.is_empty() {
+        return Err(RolloutError::NoHosts);
+    }
+    Ok(selected)
+}
+
+fn audit_record(report: &HostReport) -> DeploymentHost {
+    DeploymentHost {
+        deployment_id: 0,
+        host: report.host.clone(),
+        outcome: report.outcome.as_str().to_owned(),
+        message: report.message.clone(),
+        content_hash: report.content_hash.clone(),
+        lines_added: report.diff.added as i64,
+        lines_removed: report.diff.removed as i64,
+        duration_ms: report.duration.as_millis() as i64,
+        finished_at: chrono::Utc::now().naive_utc(),
+    }
+}
+
+/// Runs store calls on the blocking pool: diesel is synchronous.
+async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, RolloutError> + Send + 'static,
+) -> Result<T, RolloutError> {
+    tokio::task::spawn_blocking(call).await.map_err(|e| RolloutError::Task(e.to_string()))?
+}
