@@ -83,7 +83,7 @@ impl Drop for Running {
 }
 
 /// Polls `probe` for up to 30 s; panics naming `what` when it never answered.
-fn eventually<T>(what: &str, probe: impl FnMut() -> Option<T>) -> T {
+fn wait_for<T>(what: &str, probe: impl FnMut() -> Option<T>) -> T {
     test_support::eventually(Duration::from_secs(30), probe)
         .unwrap_or_else(|| panic!("timed out waiting for {what}"))
 }
@@ -150,7 +150,7 @@ fn watch_writes_and_reloads_only_on_change_and_prometheus_scrapes_the_file() {
     );
 
     // The first round writes and reloads.
-    let first = eventually("the first reload", || {
+    let first = wait_for("the first reload", || {
         (host.last_reload() > before).then(|| host.last_reload())
     });
     let text = std::fs::read_to_string(targets_file()).unwrap();
@@ -160,7 +160,7 @@ fn watch_writes_and_reloads_only_on_change_and_prometheus_scrapes_the_file() {
     assert_eq!(std::fs::metadata(targets_file()).unwrap().permissions().mode() & 0o777, 0o640);
 
     // Prometheus keeps shard eu's targets, with the query string as a parameter.
-    let targets = eventually("Prometheus to load the targets", || {
+    let targets = wait_for("Prometheus to load the targets", || {
         let targets = active_targets(&host);
         (targets.len() == 2).then_some(targets)
     });
@@ -196,11 +196,11 @@ fn watch_writes_and_reloads_only_on_change_and_prometheus_scrapes_the_file() {
     // A change is written and reloaded once.
     let farm = store.list_farms().unwrap().into_iter().find(|f| f.spec.name == "eu-web").unwrap();
     store.add_farm_host(farm.id, "127.0.0.4").unwrap();
-    let second = eventually("the reload after the change", || {
+    let second = wait_for("the reload after the change", || {
         (host.last_reload() > first).then(|| host.last_reload())
     });
     assert!(std::fs::read_to_string(targets_file()).unwrap().contains("127.0.0.4:9100"));
-    eventually("Prometheus to see the new host", || {
+    wait_for("Prometheus to see the new host", || {
         (active_targets(&host).len() == 3).then_some(())
     });
     std::thread::sleep(Duration::from_millis(1_500));
@@ -234,7 +234,7 @@ fn a_rule_file_whose_reload_fails_is_rolled_back() {
 
     let output = export(&args);
     assert!(output.status.success(), "{}", stderr(&output));
-    eventually("the rule to load", || (host.loaded_rules() == ["ExportedRule"]).then_some(()));
+    wait_for("the rule to load", || (host.loaded_rules() == ["ExportedRule"]).then_some(()));
     let good = std::fs::read(host.rule_file()).unwrap();
 
     // PromQL is fine, but the Go template is not: the model accepts it, Prometheus does not.
@@ -359,7 +359,7 @@ fn reload_on_change(host: &SimHost, dir: &Path, log_dir: &Path) -> Running {
         ],
         log_dir.join("watch.log"),
     );
-    eventually("the watch to start", || running.log().contains("watching").then_some(()));
+    wait_for("the watch to start", || running.log().contains("watching").then_some(()));
     running
 }
 
@@ -392,7 +392,7 @@ fn reload_on_change_follows_a_configmap_swap() {
     let before = host.last_reload();
 
     configmap_swap(&rules_dir, 2, &rule("FromConfigMap"));
-    eventually("the new rule to load", || (host.loaded_rules() == ["FromConfigMap"]).then_some(()));
+    wait_for("the new rule to load", || (host.loaded_rules() == ["FromConfigMap"]).then_some(()));
     let reloaded = host.last_reload();
     assert!(reloaded > before);
 
@@ -516,12 +516,12 @@ fn watch_retries_a_failed_reload_of_a_target_file() {
         ],
         dir.path().join("export.log"),
     );
-    eventually("a failed reload", || {
+    wait_for("a failed reload", || {
         running.log().contains("reloading Prometheus at").then_some(())
     });
     assert!(std::fs::read_to_string(&out).unwrap().contains("127.0.0.1:9100"), "written anyway");
     host.start_prometheus();
-    eventually("the reload once Prometheus is back", || {
+    wait_for("the reload once Prometheus is back", || {
         running.log().contains("its earlier reload had failed").then_some(())
     });
     let log = running.log();
@@ -554,12 +554,12 @@ fn watch_waits_for_prometheus_before_replacing_a_rule_file() {
         ],
         dir.path().join("export.log"),
     );
-    eventually("a round that finds Prometheus down", || {
+    wait_for("a round that finds Prometheus down", || {
         running.log().contains("GET /metrics").then_some(())
     });
     assert_eq!(std::fs::read(host.rule_file()).unwrap(), before, "the old file stays");
     host.start_prometheus();
-    eventually("the rule to load", || (host.loaded_rules() == ["WhileDown"]).then_some(()));
+    wait_for("the rule to load", || (host.loaded_rules() == ["WhileDown"]).then_some(()));
     assert!(running.log().contains("reloaded it"), "{}", running.log());
     drop(running);
     std::fs::write(host.rule_file(), "groups: []\n").unwrap();
@@ -631,14 +631,14 @@ fn reload_on_change_follows_a_replaced_directory() {
     // first rename and must still notice the replacement before it reloads.
     std::thread::sleep(Duration::from_millis(50));
     std::fs::rename(&new, &rules_dir).unwrap();
-    eventually("the new directory's rule to load", || {
+    wait_for("the new directory's rule to load", || {
         (host.loaded_rules() == ["Replaced"]).then_some(())
     });
     assert!(running.log().contains("was replaced"), "{}", running.log());
 
     // The new directory is watched too.
     std::fs::write(host.rule_file(), rule("ChangedAfter")).unwrap();
-    eventually("a change in the new directory to load", || {
+    wait_for("a change in the new directory to load", || {
         (host.loaded_rules() == ["ChangedAfter"]).then_some(())
     });
 
