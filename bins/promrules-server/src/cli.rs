@@ -153,6 +153,14 @@ pub(crate) struct ImportArgs {
     #[arg(long)]
     pub(crate) datasource: Option<i64>,
 
+    /// Make each group named in the file equal to it: delete its rules the file no longer has
+    #[arg(long)]
+    pub(crate) prune: bool,
+
+    /// Print what would be created, updated and deleted, and change nothing
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+
     /// The label that marks heal-enabled alerts, as NAME=VALUE
     #[arg(long, default_value = "heal=true")]
     pub(crate) heal_label: HealLabel,

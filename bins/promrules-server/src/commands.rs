@@ -5,7 +5,7 @@ use std::io::Write;
 
 use anyhow::{Context, bail};
 use promrules_deploy::HostReport;
-use promrules_model::{ImportOptions, Store};
+use promrules_model::{ImportAction, ImportOptions, Store};
 use promrules_rollout::{DeployRequest, Hosts, Rollout, report_table};
 use promrules_yaml::{RenderOptions, Selection};
 
@@ -80,12 +80,28 @@ pub(crate) fn render(store: &Store, args: RenderArgs) -> anyhow::Result<()> {
 
 pub(crate) fn import(store: &Store, args: ImportArgs) -> anyhow::Result<()> {
     let file = promrules_yaml::parse_file(&args.file, &args.heal_label)?;
-    let report = store.import(&file.groups, ImportOptions { datasource_id: args.datasource })?;
+    let options =
+        ImportOptions { datasource_id: args.datasource, prune: args.prune, dry_run: args.dry_run };
+    let report = store.import(&file.groups, options)?;
     let mut out = std::io::stdout().lock();
+    for change in &report.changes {
+        let action = match change.action {
+            ImportAction::Created => "create",
+            ImportAction::Updated => "update",
+            ImportAction::Deleted => "delete",
+        };
+        let fields = if change.fields.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", change.fields.join(", "))
+        };
+        writeln!(out, "{action} {}/{}{fields}", change.group, change.rule)?;
+    }
+    let would = if args.dry_run { "dry run, nothing changed: would have " } else { "" };
     writeln!(
         out,
-        "created {}, updated {}, unchanged {} (groups created: {})",
-        report.created, report.updated, report.unchanged, report.groups_created
+        "{would}created {}, updated {}, deleted {}, unchanged {} (groups created: {})",
+        report.created, report.updated, report.deleted, report.unchanged, report.groups_created
     )?;
     Ok(())
 }

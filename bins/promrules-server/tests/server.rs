@@ -165,12 +165,12 @@ fn import_then_render_round_trips_a_rule_file() {
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     assert_eq!(
         String::from_utf8_lossy(&first.stdout),
-        "created 2, updated 0, unchanged 0 (groups created: 1)\n"
+        "create team/HighLoad\ncreate team/job:up:sum\ncreated 2, updated 0, deleted 0, unchanged 0 (groups created: 1)\n"
     );
     let second = run(dir.path(), &["--database", db, "import", file.to_str().unwrap()]);
     assert_eq!(
         String::from_utf8_lossy(&second.stdout),
-        "created 0, updated 0, unchanged 2 (groups created: 0)\n"
+        "created 0, updated 0, deleted 0, unchanged 2 (groups created: 0)\n"
     );
 
     let out = dir.path().join("out/rules.yml");
@@ -468,4 +468,48 @@ fn import_targets_reads_a_promgen_export() {
     assert!(!failed.status.success());
     let log = String::from_utf8_lossy(&failed.stderr);
     assert!(log.contains("bad.json: group 0: label `__shard` is missing"), "{log}");
+}
+
+/// `import --prune` makes the groups named in the file equal to it (mimirtool's `sync`);
+/// `--dry-run` prints the same changes and keeps none of them.
+#[test]
+fn pruning_import_and_its_dry_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, other) = (dir.path().join("team.yml"), dir.path().join("other.yml"));
+    std::fs::write(&file, "groups:\n- name: team\n  rules:\n  - alert: HighLoad\n    expr: node_load1 > 4\n  - record: job:up:sum\n    expr: sum by (job) (up)\n").unwrap();
+    std::fs::write(
+        &other,
+        "groups:\n- name: other\n  rules:\n  - alert: Untouched\n    expr: up == 0\n",
+    )
+    .unwrap();
+    let db = dir.path().join("rules.db");
+    let db = db.to_str().unwrap();
+    for path in [&file, &other] {
+        assert!(
+            run(dir.path(), &["--database", db, "import", path.to_str().unwrap()]).status.success()
+        );
+    }
+    let render =
+        || String::from_utf8(run(dir.path(), &["--database", db, "render"]).stdout).unwrap();
+    let before = render();
+
+    std::fs::write(
+        &file,
+        "groups:\n- name: team\n  rules:\n  - alert: HighLoad\n    expr: node_load1 > 8\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let dry = run(dir.path(), &["--database", db, "import", "--prune", "--dry-run", file]);
+    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&dry.stdout),
+        "update team/HighLoad (expression)\ndelete team/job:up:sum\ndry run, nothing changed: would have created 0, updated 1, deleted 1, unchanged 0 (groups created: 0)\n"
+    );
+    assert_eq!(render(), before, "a dry run changes nothing");
+
+    let pruned = run(dir.path(), &["--database", db, "import", "--prune", file]);
+    assert!(pruned.status.success(), "{}", String::from_utf8_lossy(&pruned.stderr));
+    let after = render();
+    assert!(after.contains("node_load1 > 8") && !after.contains("job:up:sum"), "{after}");
+    assert!(after.contains("Untouched"), "groups the file does not name are left alone: {after}");
 }

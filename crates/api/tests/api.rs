@@ -18,6 +18,7 @@ test_support::on_both_backends!(async TestApp:
     health_and_metrics,
     deploy_through_the_api,
     target_model_crud_and_file_sd,
+    every_rule_file_field_over_rest,
 );
 
 fn disk_rule() -> Value {
@@ -846,4 +847,70 @@ async fn target_model_crud_and_file_sd(app: TestApp) {
         StatusCode::NO_CONTENT
     );
     assert_eq!(client.get(&format!("/api/v1/exporters/{id}")).await.0, StatusCode::NOT_FOUND);
+}
+
+/// The rule-file fields beyond the original pipeline's, over REST: stored, validated with
+/// the field named, rendered; and the original clients' group and datasource 0.
+async fn every_rule_file_field_over_rest(app: TestApp) {
+    let client = app.client();
+    let group = json!({"name": "db", "interval": "30s", "limit": 50, "query_offset": "1m",
+                       "labels": {"team": "db"}});
+    let (status, created) = client.post("/api/v1/groups", &group).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        (created["limit"].as_i64(), created["labels"]["team"].as_str()),
+        (Some(50), Some("db"))
+    );
+    let rule = json!({"name": "Flapping", "expression": "changes(up[5m]) > 3", "for": "1m",
+                      "keep_firing_for": "10m", "group_id": created["id"]});
+    let (status, stored) = client.post("/api/v1/rules", &rule).await;
+    assert_eq!(status, StatusCode::CREATED, "{stored}");
+    assert_eq!(stored["keep_firing_for"], "10m");
+    let (_, _, text) = client.text("/api/v1/rules.yml", None).await;
+    for line in [
+        "  query_offset: 1m\n",
+        "  limit: 50\n",
+        "    keep_firing_for: 10m\n",
+        "  labels:\n    team: db\n",
+    ] {
+        assert!(text.contains(line), "{line:?} in {text}");
+    }
+
+    let id = created["id"].as_i64().unwrap();
+    let (status, patched) = client
+        .send("PATCH", &format!("/api/v1/groups/{id}"), Some(&json!({"limit": null, "labels": {}})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(
+        (patched["limit"].as_null(), patched["query_offset"].as_str()),
+        (Some(()), Some("1m"))
+    );
+
+    for (body, path, field) in [
+        (json!({"name": "bad", "limit": -1}), "/api/v1/groups", "limit"),
+        (json!({"name": "bad", "query_offset": "soon"}), "/api/v1/groups", "query_offset"),
+        (json!({"name": "bad", "labels": {"__x": "y"}}), "/api/v1/groups", "labels.__x"),
+        (
+            json!({"kind": "record", "name": "a:b", "expression": "up", "keep_firing_for": "5m"}),
+            "/api/v1/rules",
+            "keep_firing_for",
+        ),
+        (
+            json!({"name": "A", "expression": "up", "keep_firing_for": "a while"}),
+            "/api/v1/rules",
+            "keep_firing_for",
+        ),
+    ] {
+        let (status, error) = client.post(path, &body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {error}");
+        assert!(error["fields"][field].is_string(), "{field} named in {error}");
+    }
+
+    // The original pipeline's clients number groups and datasources from 0.
+    let (status, body) = client
+        .post("/rules", &json!({"expression": "up == 0", "group_id": 0, "datasource_id": 0}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, _, text) = client.text("/api/v1/rules.yml", None).await;
+    assert!(text.contains("- name: group-0\n"), "{text}");
 }

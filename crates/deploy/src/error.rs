@@ -57,4 +57,15 @@ pub enum StepError {
     NotCovered { host: String, path: String, patterns: String },
     #[error("{host}: {problem}")]
     Verify { host: String, problem: String },
+    #[error(
+        "the rule file uses `{field}` in group `{group}`, which needs Prometheus {}.{} or later; {host} runs {version}; nothing was changed",
+        needs.0, needs.1
+    )]
+    Unsupported {
+        host: String,
+        field: &'static str,
+        group: String,
+        needs: (u64, u64),
+        version: String,
+    },
 }

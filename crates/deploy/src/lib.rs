@@ -34,6 +34,7 @@ pub use crate::fleet::{DeployOptions, Deployer, HostLock};
 pub use crate::host::{Host, HostKeyPolicy, HostProblem, Inventory, ReloadMethod};
 pub use crate::report::{DiffSummary, HostReport, Outcome};
 
+mod compat;
 mod error;
 mod fleet;
 mod host;

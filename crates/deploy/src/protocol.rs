@@ -61,6 +61,7 @@ async fn run_connected(
     let backup_dir = host.rule_dir().join(".promrules-backups");
     check_coverage(deployer, host, &prometheus, &[&temp, &backup_dir.join(host.rule_file_name())])
         .await?;
+    check_version(host, &prometheus, content).await?;
     if options.dry_run {
         return Ok(Finished::new(Outcome::WouldChange, lines, &diff));
     }
@@ -167,6 +168,34 @@ async fn check_coverage(
     }
     covered().insert(key);
     Ok(())
+}
+
+/// Refuses `content` when it uses a field the host's Prometheus is too old to load.
+async fn check_version(
+    host: &Host,
+    prometheus: &Arc<Prometheus>,
+    content: &[u8],
+) -> Result<(), StepError> {
+    // A file without versioned fields loads on any Prometheus: no question to ask (and a
+    // Prometheus that is down is handled by the reload and the rollback, as ever).
+    if crate::compat::first_unsupported(content, (0, 0)).is_none() {
+        return Ok(());
+    }
+    let info = blocking(host, prometheus, |p| p.build_info()).await?;
+    let Some((major, minor, _)) = info.semver() else {
+        log::debug!("{} runs Prometheus `{}`; not checking rule fields", host.name, info.version);
+        return Ok(());
+    };
+    match crate::compat::first_unsupported(content, (major, minor)) {
+        None => Ok(()),
+        Some(found) => Err(StepError::Unsupported {
+            host: host.name.clone(),
+            field: found.field,
+            group: found.group,
+            needs: found.needs,
+            version: info.version,
+        }),
+    }
 }
 
 async fn back_up(

@@ -334,3 +334,41 @@ fn reload_by_command_over_ssh() {
     assert_eq!(report.outcome, Outcome::Deployed, "{}", report.message);
     assert_eq!(fleet[2].loaded_rules(), ["ByCommand"]);
 }
+
+/// Prometheus refuses a rule file with fields it does not know, so a deploy reads the
+/// host's version first and refuses before touching it; the suite's Prometheus (Debian's
+/// 2.42) knows `limit` and `keep_firing_for` but not `query_offset` (2.53) or group
+/// `labels` (3.0).
+#[test]
+fn fields_newer_than_the_hosts_prometheus_are_refused_before_touching_it() {
+    let fleet = shared_fleet();
+    let (deployer, host) = (deployer(), host(&fleet[0]));
+    let before = std::fs::read(fleet[0].rule_file()).unwrap();
+    let info =
+        promrules_prometheus::Prometheus::new(&fleet[0].prometheus_url()).build_info().unwrap();
+    let (major, minor, _) = info.semver().unwrap();
+    assert!((major, minor) >= (2, 42) && (major, minor) < (2, 53), "{info:?}");
+    let offset = "groups:\n- name: offset\n  query_offset: 1m\n  rules:\n  - record: job:up:sum\n    expr: sum(up)\n";
+    let labelled = "groups:\n- name: labelled\n  rules:\n  - record: job:up:sum\n    expr: sum(up)\n  labels:\n    team: db\n";
+    for (file, field, needs) in [
+        (offset, "`query_offset` in group `offset`", "Prometheus 2.53 or later"),
+        (labelled, "`labels` in group `labelled`", "Prometheus 3.0 or later"),
+    ] {
+        for dry_run in [false, true] {
+            let options = DeployOptions { dry_run, ..DeployOptions::default() };
+            let report = deploy(&deployer, &host, file.as_bytes(), &options);
+            assert_eq!(report.outcome, Outcome::Failed, "{}", report.message);
+            for part in [field, needs, &format!("runs {}", info.version)] {
+                assert!(report.message.contains(part), "{part} in {}", report.message);
+            }
+            assert_eq!(std::fs::read(fleet[0].rule_file()).unwrap(), before, "untouched");
+        }
+    }
+
+    let known = "groups:\n- name: known\n  limit: 5\n  rules:\n  - alert: Flapping\n    expr: vector(1)\n    for: 1m\n    keep_firing_for: 5m\n";
+    let report = deploy(&deployer, &host, known.as_bytes(), &DeployOptions::default());
+    assert_eq!(report.outcome, Outcome::Deployed, "{}", report.message);
+    assert_eq!(fleet[0].loaded_rules(), ["Flapping"]);
+    let restored = deploy(&deployer, &host, &before, &DeployOptions::default());
+    assert_eq!(restored.outcome, Outcome::Deployed, "{}", restored.message);
+}

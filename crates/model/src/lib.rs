@@ -28,8 +28,8 @@
 pub use crate::backend::Backend;
 pub use crate::error::Error;
 pub use crate::rule::{
-    DEFAULT_SEVERITY, Group, GroupPatch, GroupSpec, GroupedRules, ImportReport, Rule, RuleKind,
-    RulePatch, RuleSpec,
+    DEFAULT_SEVERITY, Group, GroupPatch, GroupSpec, GroupedRules, ImportAction, ImportChange,
+    ImportReport, Rule, RuleKind, RulePatch, RuleSpec,
 };
 pub use crate::store::{
     Deployment, DeploymentHost, HostLockGuard, HostRecord, ImportOptions, Page, RuleFilter, Store,

@@ -70,6 +70,10 @@ pub struct RuleSpec {
     /// The `for:` duration of an alert rule; `None` renders no `for:`.
     #[serde(default, rename = "for")]
     pub for_duration: Option<String>,
+    /// How long an alert keeps firing after its condition cleared (`keep_firing_for:`,
+    /// alert rules only, Prometheus 2.42 and later); `None` renders none.
+    #[serde(default)]
+    pub keep_firing_for: Option<String>,
     /// The `severity` label of an alert rule.
     #[serde(default = "default_severity")]
     pub severity: String,
@@ -118,6 +122,7 @@ impl RuleSpec {
             name: None,
             expression: expression.into(),
             for_duration: None,
+            keep_firing_for: None,
             severity: default_severity(),
             summary: String::new(),
             description: String::new(),
@@ -166,6 +171,8 @@ pub struct RulePatch {
     pub expression: Option<String>,
     #[serde(default, rename = "for", deserialize_with = "present")]
     pub for_duration: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub keep_firing_for: Option<Option<String>>,
     pub severity: Option<String>,
     pub summary: Option<String>,
     pub description: Option<String>,
@@ -191,6 +198,7 @@ impl RulePatch {
         set(&mut spec.name, self.name);
         set(&mut spec.expression, self.expression);
         set(&mut spec.for_duration, self.for_duration);
+        set(&mut spec.keep_firing_for, self.keep_firing_for);
         set(&mut spec.severity, self.severity);
         set(&mut spec.summary, self.summary);
         set(&mut spec.description, self.description);
@@ -203,8 +211,9 @@ impl RulePatch {
     }
 }
 
-/// The writable fields of a rule group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The writable fields of a rule group: every field of a Prometheus rule group but its
+/// rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupSpec {
     /// Unique; the `name:` of the Prometheus rule group.
@@ -212,6 +221,25 @@ pub struct GroupSpec {
     /// The group's evaluation `interval:`; `None` uses Prometheus's global one.
     #[serde(default)]
     pub interval: Option<String>,
+    /// `limit:` the most alerts or series the group's rules may produce per evaluation
+    /// (Prometheus 2.31 and later); `None` or 0 means no limit.
+    #[serde(default)]
+    pub limit: Option<i64>,
+    /// `query_offset:` how far back in time the group's queries evaluate (Prometheus 2.53
+    /// and later); `None` uses the global `rule_query_offset`.
+    #[serde(default)]
+    pub query_offset: Option<String>,
+    /// `labels:` added to every rule of the group, the rule's own labels winning (Prometheus
+    /// 3.0 and later).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+impl GroupSpec {
+    /// A group with this name and every other field unset.
+    pub fn named(name: impl Into<String>) -> GroupSpec {
+        GroupSpec { name: name.into(), ..GroupSpec::default() }
+    }
 }
 
 /// A stored rule group.
@@ -231,6 +259,11 @@ pub struct GroupPatch {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
     pub interval: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub limit: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    pub query_offset: Option<Option<String>>,
+    pub labels: Option<BTreeMap<String, String>>,
 }
 
 impl GroupPatch {
@@ -242,10 +275,19 @@ impl GroupPatch {
         if let Some(interval) = self.interval {
             spec.interval = interval;
         }
+        if let Some(limit) = self.limit {
+            spec.limit = limit;
+        }
+        if let Some(query_offset) = self.query_offset {
+            spec.query_offset = query_offset;
+        }
+        if let Some(labels) = self.labels {
+            spec.labels = labels;
+        }
     }
 }
 
-/// Rules as they stand in a rule file: a named group with its interval and its rules, in
+/// Rules as they stand in a rule file: a group (its name and fields) and its rules, in
 /// order. The generator renders these, the parser reads them back, and
 /// [`Store::import`](crate::Store::import) upserts them.
 ///
@@ -253,18 +295,43 @@ impl GroupPatch {
 /// datasource or group: a file does not say those.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupedRules {
-    pub name: String,
-    pub interval: Option<String>,
+    pub group: GroupSpec,
     pub rules: Vec<RuleSpec>,
 }
 
-/// What an import did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+/// What an import did (or, in a dry run, would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ImportReport {
     pub created: usize,
     pub updated: usize,
     pub unchanged: usize,
+    /// Rules deleted by a pruning import.
+    pub deleted: usize,
     pub groups_created: usize,
+    /// Each rule created, updated or deleted, in file order (deletions after each group).
+    pub changes: Vec<ImportChange>,
+}
+
+/// One rule an import created, updated or deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportChange {
+    pub group: String,
+    /// The rule's name as the file says it.
+    pub rule: String,
+    /// The stored rule's id (none for a rule a dry run would create).
+    pub id: Option<i64>,
+    pub action: ImportAction,
+    /// For an update: the fields that changed, as clients name them.
+    pub fields: Vec<&'static str>,
+}
+
+/// What an import did to a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportAction {
+    Created,
+    Updated,
+    Deleted,
 }
 
 /// Deserializes a field that is present (possibly `null`) as `Some(value)`; with

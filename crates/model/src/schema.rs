@@ -10,6 +10,9 @@ diesel::table! {
         evaluation_interval -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        rule_limit -> Nullable<BigInt>,
+        query_offset -> Nullable<Text>,
+        labels -> Text,
     }
 }
 
@@ -31,6 +34,7 @@ diesel::table! {
         enabled -> Bool,
         labels -> Text,
         annotations -> Text,
+        keep_firing_for -> Nullable<Text>,
     }
 }
 

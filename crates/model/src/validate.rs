@@ -102,6 +102,14 @@ impl RuleSpec {
             }
         }
 
+        if let Some(duration) = &self.keep_firing_for {
+            if !is_alert {
+                errors.add("keep_firing_for", "is only allowed on alert rules");
+            } else if let Err(problem) = parse_duration(duration) {
+                errors.add("keep_firing_for", problem.to_string());
+            }
+        }
+
         if is_alert {
             if self.severity.trim().is_empty() {
                 errors.add("severity", "must not be empty");
@@ -148,8 +156,9 @@ impl RuleSpec {
         }
 
         for (field, id) in [("datasource_id", self.datasource_id), ("group_id", self.group_id)] {
-            if id.is_some_and(|id| id <= 0) {
-                errors.add(field, "must be a positive id");
+            // The original pipeline's clients number groups and datasources from 0.
+            if id.is_some_and(|id| id < 0) {
+                errors.add(field, "must not be negative");
             }
         }
 
@@ -171,6 +180,22 @@ impl GroupSpec {
                 }
                 Ok(_) => {}
                 Err(problem) => errors.add("interval", problem.to_string()),
+            }
+        }
+        if self.limit.is_some_and(|limit| limit < 0) {
+            errors.add("limit", "must not be negative (0 means no limit)");
+        }
+        if let Some(offset) = &self.query_offset
+            && let Err(problem) = parse_duration(offset)
+        {
+            errors.add("query_offset", problem.to_string());
+        }
+        for (name, value) in &self.labels {
+            let field = format!("labels.{name}");
+            if let Err(problem) = check_label_name(name) {
+                errors.add(field, problem);
+            } else {
+                check_text(&field, value, &mut errors);
             }
         }
         errors.into_result()

@@ -49,7 +49,11 @@ fn heal_rule() -> RuleSpec {
 fn rule_round_trip(db: &TestDb) {
     let group = db
         .store
-        .create_group(&GroupSpec { name: "storage".into(), interval: Some("30s".into()) })
+        .create_group(&GroupSpec {
+            name: "storage".into(),
+            interval: Some("30s".into()),
+            ..GroupSpec::default()
+        })
         .unwrap();
     let spec = RuleSpec { group_id: Some(group.id), ..heal_rule() };
     let created = db.store.create_rule(&spec).unwrap();
@@ -230,7 +234,11 @@ fn invalid_rules() -> Vec<(&'static str, RuleSpec, &'static str)> {
             RuleSpec { heal_enabled: true, ..RuleSpec::record("a:b", "up") },
             "heal_enabled",
         ),
-        ("zero datasource id", RuleSpec { datasource_id: Some(0), ..alert("up") }, "datasource_id"),
+        (
+            "negative datasource id",
+            RuleSpec { datasource_id: Some(-1), ..alert("up") },
+            "datasource_id",
+        ),
     ]
 }
 
@@ -272,7 +280,10 @@ fn invalid_rules_are_rejected_with_the_field_named(db: &TestDb) {
 
 fn invalid_updates_change_nothing(db: &TestDb) {
     let rule = db.store.create_rule(&heal_rule()).unwrap();
-    let group = db.store.create_group(&GroupSpec { name: "g".into(), interval: None }).unwrap();
+    let group = db
+        .store
+        .create_group(&GroupSpec { name: "g".into(), interval: None, ..GroupSpec::default() })
+        .unwrap();
 
     let bad = RuleSpec { for_duration: Some("forever".into()), ..heal_rule() };
     assert!(matches!(db.store.update_rule(rule.id, &bad), Err(Error::Invalid(_))));
@@ -291,21 +302,32 @@ fn invalid_updates_change_nothing(db: &TestDb) {
 }
 
 fn group_round_trip_and_conflicts(db: &TestDb) {
-    let spec = GroupSpec { name: "node".into(), interval: Some("1m".into()) };
+    let spec =
+        GroupSpec { name: "node".into(), interval: Some("1m".into()), ..GroupSpec::default() };
     let node = db.store.create_group(&spec).unwrap();
     assert_eq!(db.store.get_group(node.id).unwrap(), node);
     assert_eq!(db.store.find_group_by_name("node").unwrap(), Some(node.clone()));
 
-    let duplicate = db.store.create_group(&GroupSpec { name: "node".into(), interval: None });
+    let duplicate = db.store.create_group(&GroupSpec {
+        name: "node".into(),
+        interval: None,
+        ..GroupSpec::default()
+    });
     assert!(matches!(&duplicate, Err(Error::Conflict(m)) if m.contains("`node`")), "{duplicate:?}");
     assert_eq!(db.store.count_groups().unwrap(), 1);
 
-    let other = db.store.create_group(&GroupSpec { name: "other".into(), interval: None }).unwrap();
+    let other = db
+        .store
+        .create_group(&GroupSpec { name: "other".into(), interval: None, ..GroupSpec::default() })
+        .unwrap();
     let rename = GroupPatch { name: Some("node".into()), ..Default::default() };
     assert!(matches!(db.store.patch_group(other.id, rename), Err(Error::Conflict(_))));
     let renamed = db
         .store
-        .update_group(other.id, &GroupSpec { name: "other2".into(), interval: None })
+        .update_group(
+            other.id,
+            &GroupSpec { name: "other2".into(), interval: None, ..GroupSpec::default() },
+        )
         .unwrap();
     assert_eq!(renamed.spec.name, "other2");
 

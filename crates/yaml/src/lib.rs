@@ -15,12 +15,11 @@
 //! # Example
 //!
 //! ```
-//! use promrules_model::{GroupedRules, RuleSpec};
+//! use promrules_model::{GroupSpec, GroupedRules, RuleSpec};
 //! use promrules_yaml::{HealLabel, RuleFile, parse};
 //!
 //! let file = RuleFile { groups: vec![GroupedRules {
-//!     name: "node".into(),
-//!     interval: None,
+//!     group: GroupSpec::named("node"),
 //!     rules: vec![RuleSpec { name: Some("InstanceDown".into()), for_duration: Some("5m".into()),
 //!         ..RuleSpec::alert("up == 0") }],
 //! }]};

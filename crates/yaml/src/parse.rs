@@ -17,8 +17,9 @@ use crate::render::{HealLabel, RuleFile};
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileDoc {
+    /// `groups:` with nothing after it is null, which Prometheus reads as no groups.
     #[serde(default)]
-    groups: Vec<GroupDoc>,
+    groups: Option<Vec<GroupDoc>>,
 }
 
 #[derive(Deserialize)]
@@ -26,8 +27,12 @@ struct FileDoc {
 struct GroupDoc {
     name: String,
     interval: Option<String>,
+    query_offset: Option<String>,
+    limit: Option<i64>,
     #[serde(default)]
-    rules: Vec<RuleDoc>,
+    rules: Option<Vec<RuleDoc>>,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize)]
@@ -38,10 +43,11 @@ struct RuleDoc {
     expr: String,
     #[serde(rename = "for")]
     for_duration: Option<String>,
+    keep_firing_for: Option<String>,
     #[serde(default)]
-    labels: BTreeMap<String, String>,
+    labels: Option<BTreeMap<String, String>>,
     #[serde(default)]
-    annotations: BTreeMap<String, String>,
+    annotations: Option<BTreeMap<String, String>>,
 }
 
 /// Reads the rule file at `path`.
@@ -57,16 +63,22 @@ pub fn parse_file(path: &Path, heal_label: &HealLabel) -> Result<RuleFile, Error
 /// label with its value sets `heal_enabled`, and the `summary` and `description`
 /// annotations become those fields.
 pub fn parse(text: &str, file: &str, heal_label: &HealLabel) -> Result<RuleFile, Error> {
-    // Prometheus loads an empty file as no groups; serde_yaml would call it a missing value.
-    if text.trim().is_empty() {
+    // Prometheus loads an empty file, one of only comments, and `null` as no groups;
+    // serde_yaml would call the first two a missing value.
+    let has_content = text.lines().any(|line| {
+        let line = line.trim();
+        !line.is_empty() && !line.starts_with('#') && line != "---" && line != "..."
+    });
+    if !has_content {
         return Ok(RuleFile::default());
     }
-    let doc: FileDoc = serde_yaml::from_str(text)
+    let doc: Option<FileDoc> = serde_yaml::from_str(text)
         .map_err(|error| Error::Syntax { file: file.to_owned(), message: error.to_string() })?;
+    let doc_groups = doc.and_then(|doc| doc.groups).unwrap_or_default();
 
     let mut seen = HashSet::new();
-    let mut groups = Vec::with_capacity(doc.groups.len());
-    for (index, group) in doc.groups.into_iter().enumerate() {
+    let mut groups = Vec::with_capacity(doc_groups.len());
+    for (index, group) in doc_groups.into_iter().enumerate() {
         let group_error = |problem: String| Error::Group {
             file: file.to_owned(),
             group: index + 1,
@@ -76,11 +88,18 @@ pub fn parse(text: &str, file: &str, heal_label: &HealLabel) -> Result<RuleFile,
         if !seen.insert(group.name.clone()) {
             return Err(group_error("the group name is used twice in this file".to_owned()));
         }
-        let spec = GroupSpec { name: group.name.clone(), interval: group.interval.clone() };
+        let spec = GroupSpec {
+            name: group.name.clone(),
+            interval: group.interval.clone(),
+            limit: group.limit,
+            query_offset: group.query_offset.clone(),
+            labels: group.labels.clone().unwrap_or_default(),
+        };
         spec.validate().map_err(|errors| group_error(errors.to_string()))?;
 
-        let mut rules = Vec::with_capacity(group.rules.len());
-        for (rule_index, doc) in group.rules.into_iter().enumerate() {
+        let doc_rules = group.rules.unwrap_or_default();
+        let mut rules = Vec::with_capacity(doc_rules.len());
+        for (rule_index, doc) in doc_rules.into_iter().enumerate() {
             let rule_error = |rule_name: &str, problem: String| Error::Rule {
                 file: file.to_owned(),
                 group: index + 1,
@@ -95,14 +114,16 @@ pub fn parse(text: &str, file: &str, heal_label: &HealLabel) -> Result<RuleFile,
             spec.validate().map_err(|errors| rule_error(&name, errors.to_string()))?;
             rules.push(spec);
         }
-        groups.push(GroupedRules { name: group.name, interval: group.interval, rules });
+        groups.push(GroupedRules { group: spec, rules });
     }
     Ok(RuleFile { groups })
 }
 
 /// The rule's spec, or its name and what is wrong with it.
 fn rule_spec(doc: RuleDoc, heal_label: &HealLabel) -> Result<RuleSpec, (String, String)> {
-    let RuleDoc { alert, record, expr, for_duration, mut labels, mut annotations } = doc;
+    let RuleDoc { alert, record, expr, for_duration, keep_firing_for, labels, annotations } = doc;
+    let (mut labels, mut annotations) =
+        (labels.unwrap_or_default(), annotations.unwrap_or_default());
     match (alert, record) {
         (Some(name), None) => {
             let heal_enabled = labels.get(&heal_label.name) == Some(&heal_label.value);
@@ -114,6 +135,7 @@ fn rule_spec(doc: RuleDoc, heal_label: &HealLabel) -> Result<RuleSpec, (String, 
                 name: Some(name),
                 expression: expr,
                 for_duration,
+                keep_firing_for,
                 severity: labels.remove("severity").unwrap_or_else(|| DEFAULT_SEVERITY.to_owned()),
                 summary: annotations.remove("summary").unwrap_or_default(),
                 description: annotations.remove("description").unwrap_or_default(),
@@ -126,6 +148,9 @@ fn rule_spec(doc: RuleDoc, heal_label: &HealLabel) -> Result<RuleSpec, (String, 
         (None, Some(name)) => {
             if for_duration.is_some() {
                 return Err((name, "`for` is only allowed on alert rules".to_owned()));
+            }
+            if keep_firing_for.is_some() {
+                return Err((name, "`keep_firing_for` is only allowed on alert rules".to_owned()));
             }
             if !annotations.is_empty() {
                 return Err((name, "`annotations` are only allowed on alert rules".to_owned()));

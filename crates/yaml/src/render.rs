@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use promrules_model::{DEFAULT_SEVERITY, Group, GroupedRules, Rule, RuleKind, RuleSpec};
+use promrules_model::{DEFAULT_SEVERITY, Group, GroupSpec, GroupedRules, Rule, RuleKind, RuleSpec};
 
 use crate::emit::scalar;
 
@@ -85,12 +85,8 @@ pub fn render(rules: &[Rule], groups: &[Group], options: &RenderOptions) -> Stri
     write_file(
         &mut out,
         &options.heal_label,
-        grouped.iter().map(|(name, (interval, rules))| {
-            (
-                name.as_ref(),
-                interval.as_deref(),
-                rules.iter().map(|rule| (rule.display_name(), &rule.spec)),
-            )
+        grouped.iter().map(|(name, (group, rules))| {
+            (Header::of(name, *group), rules.iter().map(|rule| (rule.display_name(), &rule.spec)))
         }),
     );
     out
@@ -102,9 +98,8 @@ impl RuleFile {
     pub fn select(rules: &[Rule], groups: &[Group], selection: &Selection) -> RuleFile {
         let groups = group_rules(rules, groups, selection)
             .into_iter()
-            .map(|(name, (interval, rules))| GroupedRules {
-                name: name.into_owned(),
-                interval: interval.map(str::to_owned),
+            .map(|(name, (group, rules))| GroupedRules {
+                group: GroupSpec { name: name.into_owned(), ..group.cloned().unwrap_or_default() },
                 rules: rules
                     .iter()
                     .map(|rule| file_view(rule.display_name().into_owned(), &rule.spec))
@@ -127,7 +122,7 @@ impl RuleFile {
                     .rules
                     .iter()
                     .map(|spec| (Cow::Borrowed(spec.name.as_deref().unwrap_or_default()), spec));
-                (group.name.as_str(), group.interval.as_deref(), rules)
+                (Header::of(&group.group.name, Some(&group.group)), rules)
             }),
         );
         out
@@ -154,24 +149,48 @@ pub(crate) fn file_view(name: String, spec: &RuleSpec) -> RuleSpec {
     }
 }
 
-type Grouped<'a> = BTreeMap<Cow<'a, str>, (Option<&'a str>, Vec<&'a Rule>)>;
+/// Rules by the name of the group they render in, with that group's fields when it is
+/// stored (a `group-<id>` with no row behind it, and `default`, have none).
+type Grouped<'a> = BTreeMap<Cow<'a, str>, (Option<&'a GroupSpec>, Vec<&'a Rule>)>;
+
+/// What a group's entry says before and after its rules.
+struct Header<'a> {
+    name: &'a str,
+    interval: Option<&'a str>,
+    query_offset: Option<&'a str>,
+    limit: Option<i64>,
+    labels: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Header<'a> {
+    fn of(name: &'a str, group: Option<&'a GroupSpec>) -> Header<'a> {
+        Header {
+            name,
+            interval: group.and_then(|g| g.interval.as_deref()),
+            query_offset: group.and_then(|g| g.query_offset.as_deref()),
+            // 0 is Prometheus's "no limit", the same as none.
+            limit: group.and_then(|g| g.limit).filter(|limit| *limit != 0),
+            labels: group
+                .map(|g| g.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
 
 /// The selected rules by group name (sorted), each group's rules by id.
 fn group_rules<'a>(rules: &'a [Rule], groups: &'a [Group], selection: &Selection) -> Grouped<'a> {
     let by_id: HashMap<i64, &Group> = groups.iter().map(|group| (group.id, group)).collect();
     let mut grouped: Grouped<'a> = BTreeMap::new();
     for rule in rules.iter().filter(|rule| selection.includes(rule)) {
-        let (name, interval) = match rule.spec.group_id.map(|id| (id, by_id.get(&id))) {
-            Some((_, Some(group))) => {
-                (Cow::Borrowed(group.spec.name.as_str()), group.spec.interval.as_deref())
-            }
+        let (name, group) = match rule.spec.group_id.map(|id| (id, by_id.get(&id))) {
+            Some((_, Some(group))) => (Cow::Borrowed(group.spec.name.as_str()), Some(&group.spec)),
             Some((id, None)) => (Cow::Owned(format!("group-{id}")), None),
             None => (Cow::Borrowed(DEFAULT_GROUP), None),
         };
         let entry = grouped.entry(name).or_default();
         // Names can collide (a group called `group-7` and rules of a missing group 7); the
         // rules then share one group, which keeps group names unique as Prometheus demands.
-        entry.0 = entry.0.or(interval);
+        entry.0 = entry.0.or(group);
         entry.1.push(rule);
     }
     for (_, rules) in grouped.values_mut() {
@@ -188,7 +207,7 @@ fn estimated_size(spec: &RuleSpec) -> usize {
 
 fn write_file<'a, G, R>(out: &mut String, heal_label: &HealLabel, groups: G)
 where
-    G: Iterator<Item = (&'a str, Option<&'a str>, R)>,
+    G: Iterator<Item = (Header<'a>, R)>,
     R: Iterator<Item = (Cow<'a, str>, &'a RuleSpec)>,
 {
     let mut groups = groups.peekable();
@@ -197,17 +216,28 @@ where
         return;
     }
     out.push_str("groups:\n");
-    for (name, interval, rules) in groups {
+    // Prometheus's own key order (rulefmt.RuleGroup): name, interval, query_offset, limit,
+    // rules, labels.
+    for (header, rules) in groups {
         out.push_str("- name: ");
-        scalar(out, name, 4);
-        if let Some(interval) = interval {
+        scalar(out, header.name, 4);
+        if let Some(interval) = header.interval {
             out.push_str("\n  interval: ");
             scalar(out, interval, 4);
+        }
+        if let Some(offset) = header.query_offset {
+            out.push_str("\n  query_offset: ");
+            scalar(out, offset, 4);
+        }
+        if let Some(limit) = header.limit {
+            out.push_str("\n  limit: ");
+            out.push_str(&limit.to_string());
         }
         out.push_str("\n  rules:\n");
         for (name, spec) in rules {
             write_rule(out, &name, spec, heal_label);
         }
+        write_map(out, "  ", "labels", header.labels);
     }
 }
 
@@ -223,6 +253,11 @@ fn write_rule(out: &mut String, name: &str, spec: &RuleSpec, heal_label: &HealLa
         scalar(out, duration, 6);
         out.push('\n');
     }
+    if let Some(duration) = spec.keep_firing_for.as_deref().filter(|_| is_alert) {
+        out.push_str("    keep_firing_for: ");
+        scalar(out, duration, 6);
+        out.push('\n');
+    }
 
     let mut labels: Vec<(&str, &str)> =
         spec.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -235,7 +270,7 @@ fn write_rule(out: &mut String, name: &str, spec: &RuleSpec, heal_label: &HealLa
             labels.push((&heal_label.name, &heal_label.value));
         }
     }
-    write_map(out, "labels", labels);
+    write_map(out, "    ", "labels", labels);
 
     if is_alert {
         let mut annotations: Vec<(&str, &str)> =
@@ -243,24 +278,27 @@ fn write_rule(out: &mut String, name: &str, spec: &RuleSpec, heal_label: &HealLa
         annotations.push(("summary", &spec.summary));
         annotations.push(("description", &spec.description));
         annotations.retain(|(_, value)| !value.is_empty());
-        write_map(out, "annotations", annotations);
+        write_map(out, "    ", "annotations", annotations);
     }
 }
 
 /// Writes `key:` and its entries sorted by name, or nothing when there are none.
-fn write_map(out: &mut String, key: &str, mut entries: Vec<(&str, &str)>) {
+/// `key:` at `indent`, then its entries sorted and indented two more.
+fn write_map(out: &mut String, indent: &str, key: &str, mut entries: Vec<(&str, &str)>) {
     if entries.is_empty() {
         return;
     }
     entries.sort_unstable();
-    out.push_str("    ");
+    let scalar_indent = indent.len() + 4;
+    out.push_str(indent);
     out.push_str(key);
     out.push_str(":\n");
     for (name, value) in entries {
-        out.push_str("      ");
-        scalar(out, name, 8);
+        out.push_str(indent);
+        out.push_str("  ");
+        scalar(out, name, scalar_indent);
         out.push_str(": ");
-        scalar(out, value, 8);
+        scalar(out, value, scalar_indent);
         out.push('\n');
     }
 }

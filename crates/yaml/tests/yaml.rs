@@ -23,7 +23,11 @@ fn group(id: i64, name: &str, interval: Option<&str>) -> Group {
     let time = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     Group {
         id,
-        spec: GroupSpec { name: name.into(), interval: interval.map(Into::into) },
+        spec: GroupSpec {
+            name: name.into(),
+            interval: interval.map(Into::into),
+            ..GroupSpec::default()
+        },
         created_at: time,
         updated_at: time,
     }
@@ -189,7 +193,10 @@ groups:
 ";
     let file = parse(text, "example.yml", &HealLabel::default()).unwrap();
     let group = &file.groups[0];
-    assert_eq!((group.name.as_str(), group.interval.as_deref()), ("example", Some("1m")));
+    assert_eq!(
+        (group.group.name.as_str(), group.group.interval.as_deref()),
+        ("example", Some("1m"))
+    );
     let alert = &group.rules[1];
     assert_eq!(alert.severity, "page");
     assert!(alert.heal_enabled, "an unquoted `heal: true` is the heal label");
@@ -205,7 +212,9 @@ fn invalid_files_name_the_location() {
     let heal = HealLabel::default();
     let cases = [
         ("groups:\n- name: a\n  rules:\n  - alert: X\n    expr: [\n", "line"),
-        ("groups:\n- name: a\n  limit: 5\n  rules: []\n", "unknown field `limit`"),
+        // `limit` is a real field (Prometheus 2.31); a misspelling of it is not.
+        ("groups:\n- name: a\n  limits: 5\n  rules: []\n", "unknown field `limits`"),
+        ("groups:\n- name: a\n  limit: -1\n  rules: []\n", "group 1 (`a`): `limit`"),
         (
             "groups:\n- name: a\n  rules:\n  - alert: X\n    expr: up\n    keep: x\n",
             "groups[0].rules[0]: unknown field `keep`",
@@ -274,7 +283,9 @@ fn import_upserts_by_group_and_rule_name() {
     let file = parse(&text, "showcase.yml", &heal).unwrap();
     let rule_count = file.groups.iter().map(|g| g.rules.len()).sum::<usize>();
 
-    let first = store.import(&file.groups, ImportOptions { datasource_id: Some(4) }).unwrap();
+    let first = store
+        .import(&file.groups, ImportOptions { datasource_id: Some(4), ..ImportOptions::default() })
+        .unwrap();
     assert_eq!((first.created, first.updated, first.unchanged), (rule_count, 0, 0));
     assert_eq!(first.groups_created, file.groups.len());
 
@@ -302,8 +313,7 @@ fn import_upserts_by_group_and_rule_name() {
     // An invalid rule aborts the whole import and writes nothing.
     let before = store.list_rules(&RuleFilter::default()).unwrap();
     let bad = vec![GroupedRules {
-        name: "new-group".into(),
-        interval: None,
+        group: GroupSpec::named("new-group"),
         rules: vec![
             RuleSpec { name: Some("Fine".into()), ..RuleSpec::alert("up") },
             RuleSpec {
@@ -423,8 +433,11 @@ mod random {
                 .chunks(50)
                 .enumerate()
                 .map(|(i, chunk)| GroupedRules {
-                    name: format!("random {i:02}"),
-                    interval: (i % 2 == 0).then(|| "1m".to_owned()),
+                    group: GroupSpec {
+                        name: format!("random {i:02}"),
+                        interval: (i % 2 == 0).then(|| "1m".to_owned()),
+                        ..GroupSpec::default()
+                    },
                     rules: chunk.to_vec(),
                 })
                 .collect(),
@@ -444,4 +457,107 @@ mod random {
             prop_assert_eq!(parsed.render(&heal), text);
         }
     }
+}
+
+/// Every field of Prometheus's rule-file format, in Prometheus's own key order: rule
+/// `keep_firing_for`; group `interval`, `query_offset`, `limit`, `rules`, `labels`. The
+/// suite's promtool (2.42) knows `keep_firing_for` and `limit`, so the file without the two
+/// newer group fields goes through it; the whole file is a snapshot and reads back equal.
+#[test]
+fn every_prometheus_rule_field_renders_in_prometheus_order_and_reads_back() {
+    let time = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let full = Group {
+        id: 1,
+        spec: GroupSpec {
+            name: "full".into(),
+            interval: Some("30s".into()),
+            limit: Some(100),
+            query_offset: Some("1m".into()),
+            labels: labels(&[("team", "db"), ("tier", "1")]),
+        },
+        created_at: time,
+        updated_at: time,
+    };
+    let known_to_2_42 = Group {
+        id: 2,
+        spec: GroupSpec { name: "older".into(), limit: Some(10), ..GroupSpec::default() },
+        created_at: time,
+        updated_at: time,
+    };
+    let flapping = RuleSpec {
+        name: Some("Flapping".into()),
+        for_duration: Some("1m".into()),
+        keep_firing_for: Some("10m".into()),
+        summary: "{{ $labels.instance }} flaps".into(),
+        labels: labels(&[("team", "sre")]),
+        ..RuleSpec::alert("changes(up[5m]) > 3")
+    };
+    let rules = vec![
+        stored(1, RuleSpec { group_id: Some(1), ..flapping.clone() }),
+        stored(
+            2,
+            RuleSpec { group_id: Some(1), ..RuleSpec::record("job:up:sum", "sum by (job) (up)") },
+        ),
+        stored(3, RuleSpec { group_id: Some(2), ..flapping }),
+    ];
+    let groups = vec![full, known_to_2_42.clone()];
+    let text = render(&rules, &groups, &RenderOptions::default());
+    insta::assert_snapshot!("every_field", text);
+    let full_at = text.find("- name: full").unwrap();
+    let order: Vec<usize> = [
+        "interval:",
+        "query_offset:",
+        "limit:",
+        "rules:",
+        "- alert: Flapping",
+        "for:",
+        "keep_firing_for:",
+        "labels:\n      severity",
+        "annotations:",
+        "  labels:\n    team: db",
+    ]
+    .iter()
+    .map(|key| full_at + text[full_at..].find(key).unwrap_or_else(|| panic!("{key} in {text}")))
+    .collect();
+    assert!(
+        order.windows(2).all(|pair| pair[0] < pair[1]),
+        "Prometheus's key order: {order:?}\n{text}"
+    );
+
+    let parsed = parse(&text, "every.yml", &HealLabel::default()).unwrap();
+    assert_eq!(parsed.groups[0].group, groups[0].spec, "group fields read back");
+    assert_eq!(parsed.groups[0].rules[0].keep_firing_for.as_deref(), Some("10m"));
+    assert_eq!(
+        parsed.render(&HealLabel::default()),
+        text,
+        "a parsed file renders to the same bytes"
+    );
+
+    let older = render(&rules[2..], &[known_to_2_42], &RenderOptions::default());
+    assert!(older.contains("limit: 10") && older.contains("keep_firing_for: 10m"), "{older}");
+    assert_promtool_accepts(&older);
+}
+
+/// Files Prometheus loads as no groups import as no groups.
+#[test]
+fn empty_files_parse_as_no_groups() {
+    for text in [
+        "",
+        "\n",
+        "# only a comment\n",
+        "null\n",
+        "~\n",
+        "---\n",
+        "groups:\n",
+        "groups: []\n",
+        "groups: null\n",
+    ] {
+        let file = parse(text, "empty.yml", &HealLabel::default())
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        assert!(file.groups.is_empty(), "{text:?}");
+        assert_promtool_accepts(text);
+    }
+    let nulls = "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up\n    labels:\n    annotations:\n- name: h\n  rules:\n";
+    let file = parse(nulls, "nulls.yml", &HealLabel::default()).unwrap();
+    assert_eq!((file.groups[0].rules.len(), file.groups[1].rules.len()), (1, 0));
 }

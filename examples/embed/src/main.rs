@@ -21,8 +21,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // A group, a heal-enabled alert and a recording rule.
-    let group =
-        store.create_group(&GroupSpec { name: "node".into(), interval: Some("30s".into()) })?;
+    let group = store.create_group(&GroupSpec {
+        name: "node".into(),
+        interval: Some("30s".into()),
+        ..GroupSpec::default()
+    })?;
     store.create_rule(&RuleSpec {
         name: Some("DiskFull".into()),
         for_duration: Some("5m".into()),

@@ -13,7 +13,8 @@ use diesel::sqlite::SqliteConnection;
 use super::{Pool, Store, deleted, now, unique_to_conflict, utc};
 use crate::error::Error;
 use crate::rule::{
-    Group, GroupPatch, GroupSpec, GroupedRules, ImportReport, Rule, RuleKind, RulePatch, RuleSpec,
+    Group, GroupPatch, GroupSpec, GroupedRules, ImportAction, ImportChange, ImportReport, Rule,
+    RuleKind, RulePatch, RuleSpec,
 };
 use crate::schema::{prom_rule_groups, prom_rules};
 
@@ -40,6 +41,12 @@ pub struct Page {
 pub struct ImportOptions {
     /// The datasource of rules the import creates (existing rules keep theirs).
     pub datasource_id: Option<i64>,
+    /// Make each group named in the file equal to the file: its stored rules that the file
+    /// no longer has are deleted (mimirtool's `sync`). Groups the file does not name are
+    /// never touched.
+    pub prune: bool,
+    /// Work out and report every change, then roll it all back.
+    pub dry_run: bool,
 }
 
 /// Builds the filtered, ordered, paginated rule query; typed by the connection it runs on.
@@ -85,7 +92,7 @@ macro_rules! find_group {
             .select(GroupRow::as_select())
             .first($conn)
             .optional()?;
-        Ok::<Group, Error>(row.ok_or(Error::NotFound { entity: "group", id })?.into_group())
+        row.ok_or(Error::NotFound { entity: "group", id })?.into_group()
     }};
 }
 
@@ -113,15 +120,11 @@ macro_rules! write_group {
         find_group!($conn, id)?;
         ensure_group_name_free!($conn, &spec.name, Some(id));
         let row: GroupRow = diesel::update(prom_rule_groups::table.find(id))
-            .set((
-                prom_rule_groups::name.eq(&spec.name),
-                prom_rule_groups::evaluation_interval.eq(&spec.interval),
-                prom_rule_groups::updated_at.eq(now()),
-            ))
+            .set(&GroupWrite::new(spec, now()))
             .returning(GroupRow::as_returning())
             .get_result($conn)
             .map_err(|error| unique_to_conflict(error, &spec.name))?;
-        Ok(row.into_group())
+        row.into_group()
     }};
 }
 
@@ -224,7 +227,8 @@ impl Store {
             Ok::<_, Error>((rules, groups))
         })?;
         let rules = rules.into_iter().map(RuleRow::into_rule).collect::<Result<_, _>>()?;
-        Ok((rules, groups.into_iter().map(GroupRow::into_group).collect()))
+        let groups = groups.into_iter().map(GroupRow::into_group).collect::<Result<_, _>>()?;
+        Ok((rules, groups))
     }
 
     /// Upserts rules from a rule file, keyed by (group name, rule name), in one transaction.
@@ -233,25 +237,27 @@ impl Store {
     /// k-th rule of a name in the file matches the k-th stored rule of that display name (by
     /// id), since alert names may repeat. A matched rule takes every field the file carries
     /// and keeps the rest (id, datasource, enabled); an unnamed rule matched by its
-    /// `Alert_<id>` name stays unnamed. Rules missing from the file are left alone. Any
-    /// invalid rule aborts the whole import, naming the group and the rule.
+    /// `Alert_<id>` name stays unnamed. Rules missing from the file are left alone, or with
+    /// [`ImportOptions::prune`] deleted. Any invalid rule aborts the whole import, naming
+    /// the group and the rule. The report lists every rule created, updated (with the
+    /// fields that changed) or deleted; with [`ImportOptions::dry_run`] nothing is kept.
     pub fn import(
         &self,
         groups: &[GroupedRules],
         options: ImportOptions,
     ) -> Result<ImportReport, Error> {
-        for group in groups {
-            let spec = GroupSpec { name: group.name.clone(), interval: group.interval.clone() };
-            spec.validate().map_err(|errors| located(errors, &group.name, None))?;
-            for (index, rule) in group.rules.iter().enumerate() {
+        for GroupedRules { group, rules } in groups {
+            group.validate().map_err(|errors| located(errors, &group.name, None))?;
+            for (index, rule) in rules.iter().enumerate() {
                 rule.validate()
                     .map_err(|errors| located(errors, &group.name, Some((index, rule))))?;
             }
         }
         let now = now();
-        in_write_transaction!(self, conn => {
+        let mut dry_run_report = None;
+        let imported = in_write_transaction!(self, conn => {
             let mut report = ImportReport::default();
-            for group in groups {
+            for GroupedRules { group, rules } in groups {
                 let existing: Option<GroupRow> = prom_rule_groups::table
                     .filter(prom_rule_groups::name.eq(&group.name))
                     .select(GroupRow::as_select())
@@ -259,25 +265,18 @@ impl Store {
                     .optional()?;
                 let group_id = match existing {
                     Some(row) => {
-                        if row.evaluation_interval != group.interval {
-                            diesel::update(prom_rule_groups::table.find(row.id))
-                                .set((
-                                    prom_rule_groups::evaluation_interval.eq(&group.interval),
-                                    prom_rule_groups::updated_at.eq(now),
-                                ))
+                        let id = row.id;
+                        if row.into_group()?.spec != *group {
+                            diesel::update(prom_rule_groups::table.find(id))
+                                .set(&GroupWrite::new(group, now))
                                 .execute(conn)?;
                         }
-                        row.id
+                        id
                     }
                     None => {
                         report.groups_created += 1;
                         diesel::insert_into(prom_rule_groups::table)
-                            .values((
-                                prom_rule_groups::name.eq(&group.name),
-                                prom_rule_groups::evaluation_interval.eq(&group.interval),
-                                prom_rule_groups::created_at.eq(now),
-                                prom_rule_groups::updated_at.eq(now),
-                            ))
+                            .values((&GroupWrite::new(group, now), prom_rule_groups::created_at.eq(now)))
                             .returning(prom_rule_groups::id)
                             .get_result(conn)?
                     }
@@ -288,7 +287,7 @@ impl Store {
                     .select(RuleRow::as_select())
                     .load(conn)?;
                 let mut stored = stored.into_iter().map(RuleRow::into_rule).collect::<Result<Vec<_>, _>>()?;
-                for incoming in &group.rules {
+                for incoming in rules {
                     let matched = stored.iter().position(|rule| {
                         rule.spec.kind == incoming.kind
                             && Some(rule.display_name().as_ref()) == incoming.name.as_deref()
@@ -303,6 +302,13 @@ impl Store {
                                     .set(&RuleWrite::new(&merged, now))
                                     .execute(conn)?;
                                 report.updated += 1;
+                                report.changes.push(ImportChange {
+                                    group: group.name.clone(),
+                                    rule: rule.display_name().into_owned(),
+                                    id: Some(rule.id),
+                                    action: ImportAction::Updated,
+                                    fields: changed_fields(&rule.spec, &merged),
+                                });
                             }
                         }
                         None => {
@@ -311,16 +317,47 @@ impl Store {
                                 datasource_id: options.datasource_id,
                                 ..incoming.clone()
                             };
-                            diesel::insert_into(prom_rules::table)
+                            let id: i64 = diesel::insert_into(prom_rules::table)
                                 .values((&RuleWrite::new(&spec, now), prom_rules::created_at.eq(now)))
-                                .execute(conn)?;
+                                .returning(prom_rules::id)
+                                .get_result(conn)?;
                             report.created += 1;
+                            report.changes.push(ImportChange {
+                                group: group.name.clone(),
+                                rule: incoming.name.clone().unwrap_or_default(),
+                                id: (!options.dry_run).then_some(id),
+                                action: ImportAction::Created,
+                                fields: Vec::new(),
+                            });
                         }
                     }
                 }
+                // What is left of the group's stored rules is not in the file.
+                if options.prune {
+                    for rule in stored {
+                        diesel::delete(prom_rules::table.find(rule.id)).execute(conn)?;
+                        report.deleted += 1;
+                        report.changes.push(ImportChange {
+                            group: group.name.clone(),
+                            rule: rule.display_name().into_owned(),
+                            id: Some(rule.id),
+                            action: ImportAction::Deleted,
+                            fields: Vec::new(),
+                        });
+                    }
+                }
+            }
+            if options.dry_run {
+                // Rolls the transaction back; the report leaves through `dry_run_report`.
+                dry_run_report = Some(report);
+                return Err(Error::Conflict("dry run".into()));
             }
             Ok(report)
-        })
+        });
+        match dry_run_report {
+            Some(report) => Ok(report),
+            None => imported,
+        }
     }
 
     /// Validates and stores a new group; its name must be unused.
@@ -330,16 +367,11 @@ impl Store {
         in_write_transaction!(self, conn => {
             ensure_group_name_free!(conn, &spec.name, None);
             let row: GroupRow = diesel::insert_into(prom_rule_groups::table)
-                .values((
-                    prom_rule_groups::name.eq(&spec.name),
-                    prom_rule_groups::evaluation_interval.eq(&spec.interval),
-                    prom_rule_groups::created_at.eq(now),
-                    prom_rule_groups::updated_at.eq(now),
-                ))
+                .values((&GroupWrite::new(spec, now), prom_rule_groups::created_at.eq(now)))
                 .returning(GroupRow::as_returning())
                 .get_result(conn)
                 .map_err(|error| unique_to_conflict(error, &spec.name))?;
-            Ok(row.into_group())
+            row.into_group()
         })
     }
 
@@ -355,7 +387,7 @@ impl Store {
             .select(GroupRow::as_select())
             .first(conn)
             .optional()?);
-        Ok(row.map(GroupRow::into_group))
+        row.map(GroupRow::into_group).transpose()
     }
 
     /// Groups ordered by id.
@@ -367,7 +399,7 @@ impl Store {
             }
             query.select(GroupRow::as_select()).load(conn)?
         });
-        Ok(rows.into_iter().map(GroupRow::into_group).collect())
+        rows.into_iter().map(GroupRow::into_group).collect()
     }
 
     /// How many groups are stored.
@@ -408,6 +440,28 @@ impl Store {
     }
 }
 
+/// The fields, as clients name them, in which `after` differs from `before`.
+fn changed_fields(before: &RuleSpec, after: &RuleSpec) -> Vec<&'static str> {
+    let mut fields = Vec::new();
+    let mut check = |field, differs: bool| {
+        if differs {
+            fields.push(field);
+        }
+    };
+    check("kind", before.kind != after.kind);
+    check("name", before.name != after.name);
+    check("expression", before.expression != after.expression);
+    check("for", before.for_duration != after.for_duration);
+    check("keep_firing_for", before.keep_firing_for != after.keep_firing_for);
+    check("severity", before.severity != after.severity);
+    check("summary", before.summary != after.summary);
+    check("description", before.description != after.description);
+    check("heal_enabled", before.heal_enabled != after.heal_enabled);
+    check("labels", before.labels != after.labels);
+    check("annotations", before.annotations != after.annotations);
+    fields
+}
+
 /// `stored` with every field a rule file carries taken from `incoming`.
 fn merge_from_file(stored: &Rule, incoming: &RuleSpec) -> RuleSpec {
     let keeps_no_name =
@@ -417,6 +471,7 @@ fn merge_from_file(stored: &Rule, incoming: &RuleSpec) -> RuleSpec {
         name: if keeps_no_name { None } else { incoming.name.clone() },
         expression: incoming.expression.clone(),
         for_duration: incoming.for_duration.clone(),
+        keep_firing_for: incoming.keep_firing_for.clone(),
         severity: incoming.severity.clone(),
         summary: incoming.summary.clone(),
         description: incoming.description.clone(),
@@ -468,6 +523,7 @@ struct RuleRow {
     enabled: bool,
     labels: String,
     annotations: String,
+    keep_firing_for: Option<String>,
 }
 
 impl RuleRow {
@@ -490,6 +546,7 @@ impl RuleRow {
                 // The original schema stores '' or NULL for "no `for`"; recording rules never
                 // have one, whatever the column default put there.
                 for_duration: self.duration.filter(|d| !d.is_empty() && kind == RuleKind::Alert),
+                keep_firing_for: self.keep_firing_for.filter(|_| kind == RuleKind::Alert),
                 severity: self.severity,
                 summary: self.summary,
                 description: self.description,
@@ -527,6 +584,7 @@ struct RuleWrite<'a> {
     enabled: bool,
     labels: String,
     annotations: String,
+    keep_firing_for: Option<&'a str>,
     updated_at: NaiveDateTime,
 }
 
@@ -548,6 +606,7 @@ impl<'a> RuleWrite<'a> {
             // equal text.
             labels: serde_json::to_string(&spec.labels).unwrap_or_default(),
             annotations: serde_json::to_string(&spec.annotations).unwrap_or_default(),
+            keep_firing_for: spec.keep_firing_for.as_deref(),
             updated_at: now,
         }
     }
@@ -562,15 +621,55 @@ struct GroupRow {
     evaluation_interval: Option<String>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    rule_limit: Option<i64>,
+    query_offset: Option<String>,
+    labels: String,
 }
 
 impl GroupRow {
-    fn into_group(self) -> Group {
-        Group {
+    fn into_group(self) -> Result<Group, Error> {
+        let labels = serde_json::from_str(&self.labels).map_err(|error| Error::Corrupt {
+            entity: "group",
             id: self.id,
-            spec: GroupSpec { name: self.name, interval: self.evaluation_interval },
+            problem: format!("labels are not a JSON object of strings: {error}"),
+        })?;
+        Ok(Group {
+            id: self.id,
+            spec: GroupSpec {
+                name: self.name,
+                interval: self.evaluation_interval,
+                limit: self.rule_limit,
+                query_offset: self.query_offset,
+                labels,
+            },
             created_at: utc(self.created_at),
             updated_at: utc(self.updated_at),
+        })
+    }
+}
+
+/// Every writable column of `prom_rule_groups`, for inserts and full updates (`None` is
+/// NULL, as for rules).
+#[derive(Debug, Insertable, AsChangeset)]
+#[diesel(table_name = prom_rule_groups, treat_none_as_null = true, treat_none_as_default_value = false)]
+struct GroupWrite<'a> {
+    name: &'a str,
+    evaluation_interval: Option<&'a str>,
+    rule_limit: Option<i64>,
+    query_offset: Option<&'a str>,
+    labels: String,
+    updated_at: NaiveDateTime,
+}
+
+impl<'a> GroupWrite<'a> {
+    fn new(spec: &'a GroupSpec, now: NaiveDateTime) -> GroupWrite<'a> {
+        GroupWrite {
+            name: &spec.name,
+            evaluation_interval: spec.interval.as_deref(),
+            rule_limit: spec.limit,
+            query_offset: spec.query_offset.as_deref(),
+            labels: serde_json::to_string(&spec.labels).unwrap_or_default(),
+            updated_at: now,
         }
     }
 }

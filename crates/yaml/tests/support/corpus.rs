@@ -15,6 +15,7 @@ pub(crate) fn corpus(count: usize) -> (Vec<Rule>, Vec<Group>) {
             spec: GroupSpec {
                 name: format!("team-{id:02}"),
                 interval: (id % 3 == 0).then(|| "30s".to_owned()),
+                ..GroupSpec::default()
             },
             created_at: time,
             updated_at: time,
