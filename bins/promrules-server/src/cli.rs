@@ -49,6 +49,50 @@ pub(crate) enum Command {
     },
     /// Deploy the rule files to Prometheus hosts over SSH (hosts from the database or an inventory)
     Deploy(DeployArgs),
+    /// List the revisions of rules and groups, newest first (or one rule's history)
+    History {
+        /// Only the revisions that touched this rule
+        #[arg(long)]
+        rule: Option<i64>,
+        /// How many revisions to list
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// Make the rules and groups what they were right after a revision, as a new revision
+    Restore {
+        /// The revision number
+        revision: i64,
+        /// Only this rule
+        #[arg(long)]
+        rule: Option<i64>,
+    },
+    /// Warn about stored rules that are valid but probably wrong (exits 0)
+    Lint,
+    /// Run promtool unit-test files against the rendered rules; exits 1 when a test fails
+    TestRules(TestRulesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct TestRulesArgs {
+    /// promtool unit-test files (`tests:`; their `rule_files` is replaced by the rendered rules)
+    #[arg(required = true)]
+    pub(crate) files: Vec<PathBuf>,
+
+    /// The rules as they were right after this revision instead of now
+    #[arg(long)]
+    pub(crate) revision: Option<i64>,
+
+    /// Only this datasource's rules, plus rules without a datasource
+    #[arg(long)]
+    pub(crate) datasource: Option<i64>,
+
+    /// promtool to run (default: from PATH)
+    #[arg(long)]
+    pub(crate) promtool: Option<PathBuf>,
+
+    /// The label that routes heal-enabled alerts to am-executor, as NAME=VALUE
+    #[arg(long, default_value = "heal=true")]
+    pub(crate) heal_label: HealLabel,
 }
 
 #[derive(Debug, clap::Args)]

@@ -1,5 +1,6 @@
-//! The offline commands: `render`, `import`, `import-targets` and `deploy`. Each reads its
-//! arguments, calls one library and prints what it did.
+//! The offline commands: `render`, `import`, `import-targets`, `deploy`, `history`,
+//! `restore`, `lint` and `test-rules`. Each reads its arguments, calls one library and
+//! prints what it did.
 
 use std::io::Write;
 
@@ -9,14 +10,14 @@ use promrules_model::{ImportAction, ImportOptions, Store};
 use promrules_rollout::{DeployRequest, Hosts, Rollout, report_table};
 use promrules_yaml::{RenderOptions, Selection};
 
-use crate::cli::{DeployArgs, ImportArgs, RenderArgs};
+use crate::cli::{DeployArgs, ImportArgs, RenderArgs, TestRulesArgs};
 
 pub(crate) fn deploy(store: Store, args: DeployArgs) -> anyhow::Result<()> {
     let hosts = match &args.inventory {
         Some(path) => Hosts::Given(promrules_deploy::Inventory::load(path)?.hosts),
         None => Hosts::Stored,
     };
-    let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned()));
+    let actor = store.actor().to_owned();
     let request = DeployRequest {
         hosts: args.hosts.clone(),
         dry_run: args.dry_run,
@@ -120,6 +121,118 @@ pub(crate) fn import_targets(store: &Store, file: &std::path::Path) -> anyhow::R
         let created = report.created.get(kind).copied().unwrap_or_default();
         let updated = report.updated.get(kind).copied().unwrap_or_default();
         writeln!(out, "{kind}: created {created}, updated {updated}")?;
+    }
+    Ok(())
+}
+
+pub(crate) fn history(store: &Store, rule: Option<i64>, limit: i64) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:>8}  {:<20}  {:<24}  {:<14}  CHANGES",
+        "REVISION", "TIME (UTC)", "ACTOR", "ACTION"
+    )?;
+    let time = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
+    match rule {
+        Some(id) => {
+            for revision in store.rule_history(id)?.into_iter().take(limit.max(0) as usize) {
+                let change = match (&revision.before, &revision.after) {
+                    (None, _) => "created",
+                    (_, None) => "deleted",
+                    _ => "changed",
+                };
+                let (number, at) = (revision.number, time(revision.created_at));
+                writeln!(
+                    out,
+                    "{number:>8}  {at:<20}  {:<24}  {:<14}  rule {id} {change}",
+                    revision.actor, revision.action
+                )?;
+            }
+        }
+        None => {
+            let page = promrules_model::Page { limit: Some(limit), offset: 0 };
+            for revision in store.list_revisions(page)? {
+                let (number, at) = (revision.number, time(revision.created_at));
+                writeln!(
+                    out,
+                    "{number:>8}  {at:<20}  {:<24}  {:<14}  {}",
+                    revision.actor, revision.action, revision.changed
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn restore(store: &Store, number: i64, rule: Option<i64>) -> anyhow::Result<()> {
+    let revision = store.restore(number, rule)?;
+    let mut out = std::io::stdout().lock();
+    for change in &revision.changes {
+        let action = match (&change.before, &change.after) {
+            (None, _) => "recreated",
+            (_, None) => "deleted",
+            _ => "restored",
+        };
+        writeln!(out, "{action} {} {}", change.entity, change.id)?;
+    }
+    writeln!(
+        out,
+        "revision {}: restored revision {number} ({} change(s))",
+        revision.number,
+        revision.changes.len()
+    )?;
+    Ok(())
+}
+
+pub(crate) fn lint(store: &Store) -> anyhow::Result<()> {
+    let snapshot = store.snapshot()?;
+    let warnings = promrules_model::lint(&snapshot.rules, &snapshot.groups);
+    let mut out = std::io::stdout().lock();
+    for warning in &warnings {
+        writeln!(
+            out,
+            "{}/{} (rule {}): {}: {}",
+            warning.group, warning.rule, warning.rule_id, warning.code, warning.message
+        )?;
+    }
+    writeln!(out, "{} warning(s) in {} rule(s)", warnings.len(), snapshot.rules.len())?;
+    Ok(())
+}
+
+pub(crate) fn test_rules(store: &Store, args: TestRulesArgs) -> anyhow::Result<()> {
+    let promtool = args
+        .promtool
+        .or_else(promrules_prometheus::find_promtool)
+        .context("promtool is not on PATH (install Prometheus's promtool or pass --promtool)")?;
+    let snapshot = match args.revision {
+        Some(number) => store.snapshot_at(number)?,
+        None => store.snapshot()?,
+    };
+    let selection =
+        Selection { datasources: args.datasource.into_iter().collect(), ..Selection::default() };
+    let options = RenderOptions { selection, heal_label: args.heal_label };
+    let rendered = promrules_yaml::render(&snapshot.rules, &snapshot.groups, &options);
+    let mut failed = Vec::new();
+    let mut out = std::io::stdout().lock();
+    for file in &args.files {
+        let tests = std::fs::read_to_string(file)
+            .with_context(|| format!("reading `{}`", file.display()))?;
+        let verdict = promrules_prometheus::test_rules(&promtool, &rendered, &tests)
+            .with_context(|| format!("`{}`", file.display()))?;
+        let word = if verdict.passed { "PASSED" } else { "FAILED" };
+        writeln!(
+            out,
+            "{word} {} (revision {})\n{}",
+            file.display(),
+            snapshot.revision,
+            verdict.output
+        )?;
+        if !verdict.passed {
+            failed.push(file.display().to_string());
+        }
+    }
+    if !failed.is_empty() {
+        bail!("rule unit tests failed: {}", failed.join(", "));
     }
     Ok(())
 }

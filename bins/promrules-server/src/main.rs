@@ -33,7 +33,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let store = Store::open(&cli.database).context("opening the database")?;
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+    let store = Store::open(&cli.database)
+        .context("opening the database")?
+        .acting_as(format!("cli:{user}"));
     match cli.command {
         Command::Serve(args) => serve(store, args),
         Command::Migrate => {
@@ -44,6 +47,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => commands::import(&store, args),
         Command::ImportTargets { file } => commands::import_targets(&store, &file),
         Command::Deploy(args) => commands::deploy(store, args),
+        Command::History { rule, limit } => commands::history(&store, rule, limit),
+        Command::Restore { revision, rule } => commands::restore(&store, revision, rule),
+        Command::Lint => commands::lint(&store),
+        Command::TestRules(args) => commands::test_rules(&store, args),
     }
 }
 

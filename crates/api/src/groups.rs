@@ -27,6 +27,23 @@ pub(crate) struct GroupList {
     offset: i64,
 }
 
+/// A written group, with the lint warnings about its rules (left out when there are none):
+/// an interval change can make a rule's `for` shorter than it.
+#[derive(Debug, Serialize)]
+pub(crate) struct Written {
+    #[serde(flatten)]
+    group: Group,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<promrules_model::LintWarning>,
+}
+
+fn linted(store: &promrules_model::Store, group: Group) -> Result<Written, promrules_model::Error> {
+    let filter = promrules_model::RuleFilter { group_id: Some(group.id), ..Default::default() };
+    let rules = store.list_rules(&filter)?;
+    let warnings = promrules_model::lint(&rules, std::slice::from_ref(&group));
+    Ok(Written { group, warnings })
+}
+
 pub(crate) async fn list(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ListQuery>,
@@ -62,16 +79,16 @@ pub(crate) async fn replace(
     State(state): State<AppState>,
     Id(id): Id,
     JsonBody(spec): JsonBody<GroupSpec>,
-) -> Result<Json<Group>, ApiError> {
-    Ok(Json(state.store(move |store| store.update_group(id, &spec)).await?))
+) -> Result<Json<Written>, ApiError> {
+    Ok(Json(state.store(move |store| linted(store, store.update_group(id, &spec)?)).await?))
 }
 
 pub(crate) async fn patch(
     State(state): State<AppState>,
     Id(id): Id,
     JsonBody(patch): JsonBody<GroupPatch>,
-) -> Result<Json<Group>, ApiError> {
-    Ok(Json(state.store(move |store| store.patch_group(id, patch)).await?))
+) -> Result<Json<Written>, ApiError> {
+    Ok(Json(state.store(move |store| linted(store, store.patch_group(id, patch)?)).await?))
 }
 
 pub(crate) async fn delete(

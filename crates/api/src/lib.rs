@@ -51,7 +51,9 @@ mod error;
 mod extract;
 mod groups;
 mod hosts;
+mod import;
 mod metrics;
+mod revisions;
 mod rules;
 mod targets;
 
@@ -93,6 +95,8 @@ impl AppState {
     pub fn new(store: Store, config: Config) -> AppState {
         let rollout =
             Rollout::new(store.clone(), &config.ssh_control_dir, config.heal_label.clone());
+        // Until tokens have names, every write through the API is recorded as by `api`.
+        let store = store.acting_as("api");
         AppState { store, config: Arc::new(config), metrics: Arc::new(Metrics::new()), rollout }
     }
 
@@ -133,6 +137,11 @@ pub fn router(state: AppState) -> Router {
             get(rules::get).put(rules::replace).patch(rules::patch).delete(rules::delete),
         )
         .route("/rules.yml", get(rules::render_file))
+        .route("/rules/{id}/history", get(revisions::rule_history))
+        .route("/revisions", get(revisions::list))
+        .route("/revisions/{n}", get(revisions::get))
+        .route("/revisions/{n}/restore", post(revisions::restore))
+        .route("/import", post(import::import))
         .route("/groups", get(groups::list).post(groups::create))
         .route(
             "/groups/{id}",
@@ -209,6 +218,8 @@ async fn signal_changes(
     let writes_rules = request.method() != axum::http::Method::GET
         && (path.starts_with("/api/v1/rules")
             || path.starts_with("/api/v1/groups")
+            || path == "/api/v1/import"
+            || path.starts_with("/api/v1/revisions")
             || path == "/rules");
     let response = next.run(request).await;
     if writes_rules && response.status().is_success() {

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use promrules_model::{Page, Rule, RuleFilter, RuleKind, RulePatch, RuleSpec};
+use promrules_model::{LintWarning, Page, Rule, RuleFilter, RuleKind, RulePatch, RuleSpec, Store};
 use promrules_yaml::{RenderOptions, Selection};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -71,13 +71,38 @@ pub(crate) async fn list(
     Ok(Json(RuleList { rules, total, limit: page.limit.unwrap_or_default(), offset: page.offset }))
 }
 
+/// A written rule, with the lint warnings about it (left out when there are none).
+#[derive(Debug, Serialize)]
+pub(crate) struct Written {
+    #[serde(flatten)]
+    rule: Rule,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<LintWarning>,
+}
+
+/// `rule` with the warnings that lint finds about it among the rules of its group.
+fn linted(store: &Store, rule: Rule) -> Result<Written, promrules_model::Error> {
+    // Only the rule itself: loading its whole group on every write would make a burst of
+    // writes quadratic. Duplicates across a group are `promrules-server lint`'s job.
+    let neighbours = vec![rule.clone()];
+    let groups = match rule.spec.group_id {
+        Some(id) => store.get_group(id).map(|group| vec![group]).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let warnings = promrules_model::lint(&neighbours, &groups)
+        .into_iter()
+        .filter(|warning| warning.rule_id == rule.id)
+        .collect();
+    Ok(Written { rule, warnings })
+}
+
 pub(crate) async fn create(
     State(state): State<AppState>,
     JsonBody(spec): JsonBody<RuleSpec>,
-) -> Result<(StatusCode, Json<Rule>), ApiError> {
-    let rule = state.store(move |store| store.create_rule(&spec)).await?;
-    log::info!("created rule {} (`{}`)", rule.id, rule.display_name());
-    Ok((StatusCode::CREATED, Json(rule)))
+) -> Result<(StatusCode, Json<Written>), ApiError> {
+    let written = state.store(move |store| linted(store, store.create_rule(&spec)?)).await?;
+    log::info!("created rule {} (`{}`)", written.rule.id, written.rule.display_name());
+    Ok((StatusCode::CREATED, Json(written)))
 }
 
 pub(crate) async fn get(State(state): State<AppState>, Id(id): Id) -> Result<Json<Rule>, ApiError> {
@@ -88,20 +113,20 @@ pub(crate) async fn replace(
     State(state): State<AppState>,
     Id(id): Id,
     JsonBody(spec): JsonBody<RuleSpec>,
-) -> Result<Json<Rule>, ApiError> {
-    let rule = state.store(move |store| store.update_rule(id, &spec)).await?;
-    log::info!("replaced rule {id} (`{}`)", rule.display_name());
-    Ok(Json(rule))
+) -> Result<Json<Written>, ApiError> {
+    let written = state.store(move |store| linted(store, store.update_rule(id, &spec)?)).await?;
+    log::info!("replaced rule {id} (`{}`)", written.rule.display_name());
+    Ok(Json(written))
 }
 
 pub(crate) async fn patch(
     State(state): State<AppState>,
     Id(id): Id,
     JsonBody(patch): JsonBody<RulePatch>,
-) -> Result<Json<Rule>, ApiError> {
-    let rule = state.store(move |store| store.patch_rule(id, patch)).await?;
-    log::info!("patched rule {id} (`{}`)", rule.display_name());
-    Ok(Json(rule))
+) -> Result<Json<Written>, ApiError> {
+    let written = state.store(move |store| linted(store, store.patch_rule(id, patch)?)).await?;
+    log::info!("patched rule {id} (`{}`)", written.rule.display_name());
+    Ok(Json(written))
 }
 
 pub(crate) async fn delete(
@@ -123,6 +148,8 @@ pub(crate) struct RenderQuery {
     heal_only: bool,
     #[serde(default)]
     include_disabled: bool,
+    /// The file as it was right after this revision.
+    revision: Option<i64>,
 }
 
 /// The rendered rule file, with an `ETag` so that pollers can skip unchanged content.
@@ -151,8 +178,11 @@ pub(crate) async fn render_file(
                 })?;
                 options.selection.datasources.push(shard.id);
             }
-            let (rules, groups) = store.rules_and_groups()?;
-            Ok(promrules_yaml::render(&rules, &groups, &options))
+            let snapshot = match query.revision {
+                Some(number) => store.snapshot_at(number)?,
+                None => store.snapshot()?,
+            };
+            Ok(promrules_yaml::render(&snapshot.rules, &snapshot.groups, &options))
         })
         .await?;
     Ok(with_etag(&headers, "application/yaml; charset=utf-8", text.into_bytes()))

@@ -230,7 +230,7 @@ impl Export {
         }
         let promtool = self.promtool.as_deref().filter(|_| is_rules);
         let written = write_checked(&self.out, &content, self.mode, |temp| match promtool {
-            Some(promtool) => check_rules(promtool, temp),
+            Some(promtool) => promrules_prometheus::check_rules(promtool, temp),
             None => Ok(()),
         });
         match written {
@@ -313,28 +313,4 @@ fn is_empty(what: &What, content: &[u8]) -> bool {
                 .is_ok_and(|file| file.groups.is_none_or(|groups| groups.is_empty()))
         }
     }
-}
-
-/// `promtool check rules FILE`; its complaint becomes the error.
-fn check_rules(promtool: &Path, file: &Path) -> std::io::Result<()> {
-    let output = std::process::Command::new(promtool)
-        .args(["check", "rules"])
-        .arg(file)
-        .stdin(std::process::Stdio::null())
-        .output()?;
-    if output.status.success() {
-        return Ok(());
-    }
-    let mut message = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-    if message.is_empty() {
-        message = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    }
-    Err(std::io::Error::other(format!("promtool check rules rejected it: {message}")))
-}
-
-/// `promtool` from `PATH`, if there is one.
-pub fn find_promtool() -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path).map(|dir| dir.join("promtool")).find(|p| p.is_file())
-    })
 }

@@ -31,8 +31,9 @@
 //! ```
 
 pub use crate::error::ExportError;
-pub use crate::export::{Export, Outcome, Server, Source, What, find_promtool};
+pub use crate::export::{Export, Outcome, Server, Source, What};
 pub use crate::on_change::{content_digest, reload_on_change, watched_dir};
+pub use promrules_prometheus::find_promtool;
 
 mod error;
 mod export;

@@ -27,13 +27,15 @@
 
 pub use crate::backend::Backend;
 pub use crate::error::Error;
+pub use crate::lint::{LintWarning, lint};
 pub use crate::rule::{
     DEFAULT_SEVERITY, Group, GroupPatch, GroupSpec, GroupedRules, ImportAction, ImportChange,
     ImportReport, Rule, RuleKind, RulePatch, RuleSpec,
 };
 pub use crate::store::{
-    Deployment, DeploymentHost, HostLockGuard, HostRecord, ImportOptions, Page, RuleFilter, Store,
-    Stored, TargetImportReport,
+    Deployment, DeploymentHost, HostLockGuard, HostRecord, ImportOptions, Page, Revision,
+    RevisionChange, RevisionSummary, RuleFilter, RuleRevision, Snapshot, Store, Stored,
+    TargetImportReport,
 };
 pub use crate::targets::{
     Exporter, Farm, MAX_HOST_BYTES, MAX_PORT_RANGE, Project, Scheme, Service, Shard, TargetsModel,
@@ -46,6 +48,7 @@ pub use crate::validate::{
 
 mod backend;
 mod error;
+mod lint;
 mod rule;
 pub mod schema;
 mod store;

@@ -308,6 +308,8 @@ pub struct ImportReport {
     /// Rules deleted by a pruning import.
     pub deleted: usize,
     pub groups_created: usize,
+    /// The revision the import recorded (`None` for a dry run, which records nothing).
+    pub revision: Option<i64>,
     /// Each rule created, updated or deleted, in file order (deletions after each group).
     pub changes: Vec<ImportChange>,
 }

@@ -41,6 +41,36 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(prom_rule_groups, prom_rules);
 
 diesel::table! {
+    revision_counter (id) {
+        id -> Integer,
+        last -> BigInt,
+    }
+}
+
+diesel::table! {
+    revisions (number) {
+        number -> BigInt,
+        actor -> Text,
+        action -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    revision_changes (id) {
+        id -> BigInt,
+        revision -> BigInt,
+        entity -> Text,
+        entity_id -> BigInt,
+        before -> Nullable<Text>,
+        after -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(revision_changes -> revisions (revision));
+diesel::allow_tables_to_appear_in_same_query!(revisions, revision_changes);
+
+diesel::table! {
     deploy_hosts (id) {
         id -> BigInt,
         name -> Text,
@@ -59,6 +89,7 @@ diesel::table! {
         summary -> Text,
         started_at -> Timestamp,
         finished_at -> Nullable<Timestamp>,
+        revision -> Nullable<BigInt>,
     }
 }
 
@@ -74,6 +105,7 @@ diesel::table! {
         lines_removed -> BigInt,
         duration_ms -> BigInt,
         finished_at -> Timestamp,
+        revision -> Nullable<BigInt>,
     }
 }
 

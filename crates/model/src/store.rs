@@ -43,6 +43,8 @@ pub struct Store {
     /// time anyway; waiting here is a fair queue, where waiting in SQLite's busy handler
     /// means sleeping in growing steps (up to 100 ms) and long tail latencies.
     sqlite_writer: Arc<Mutex<()>>,
+    /// Who the writes of this handle are by, in the revisions they record.
+    actor: Arc<str>,
 }
 
 impl fmt::Debug for Store {
@@ -104,11 +106,14 @@ macro_rules! in_write_transaction {
     };
 }
 
+#[macro_use]
+mod revisions;
 mod audit;
 mod rules;
 mod targets;
 pub use audit::{Deployment, DeploymentHost, HostLockGuard, HostRecord};
-pub use rules::{ImportOptions, Page, RuleFilter};
+pub use revisions::{Revision, RevisionChange, RevisionSummary};
+pub use rules::{ImportOptions, Page, RuleFilter, RuleRevision, Snapshot};
 pub use targets::{Stored, TargetImportReport};
 
 impl Store {
@@ -137,6 +142,17 @@ impl Store {
             return Err(Error::Missing(format!("the SQLite database `{path}` does not exist")));
         }
         Store::open(url)
+    }
+
+    /// The same store, recording its writes' revisions as by `actor` (a token's name,
+    /// `cli:<user>`); a store opened without one writes as `unknown`.
+    pub fn acting_as(&self, actor: impl Into<String>) -> Store {
+        Store { actor: Arc::from(actor.into()), ..self.clone() }
+    }
+
+    /// Who this handle's writes are by.
+    pub fn actor(&self) -> &str {
+        &self.actor
     }
 
     /// Which backend this store uses.
@@ -241,7 +257,11 @@ fn open_sqlite(path: &str) -> Result<Store, Error> {
         migrate(&mut conn)?;
         pool.max_size(8).build(ConnectionManager::new(path))?
     };
-    Ok(Store { pool: Pool::Sqlite(pool), sqlite_writer: Arc::default() })
+    Ok(Store {
+        pool: Pool::Sqlite(pool),
+        sqlite_writer: Arc::default(),
+        actor: Arc::from("unknown"),
+    })
 }
 
 fn open_postgres(url: &str) -> Result<Store, Error> {
@@ -260,7 +280,11 @@ fn open_postgres(url: &str) -> Result<Store, Error> {
     migrated.map_err(|source| Error::Migrate { backend, source })?;
     let pool =
         R2d2Pool::builder().max_size(16).min_idle(Some(1)).build(ConnectionManager::new(url))?;
-    Ok(Store { pool: Pool::Postgres(pool), sqlite_writer: Arc::default() })
+    Ok(Store {
+        pool: Pool::Postgres(pool),
+        sqlite_writer: Arc::default(),
+        actor: Arc::from("unknown"),
+    })
 }
 
 /// `url` with any password (in the user info or a `password=` parameter) replaced by `***`,

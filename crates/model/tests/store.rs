@@ -29,6 +29,7 @@ test_support::on_both_backends!(TestDb:
     target_references_and_conflicts,
     invalid_targets_are_rejected_with_the_field_named,
     importing_a_target_model_upserts_by_name,
+    revisions_rewind_and_restore_with_ids,
 );
 
 fn heal_rule() -> RuleSpec {
@@ -496,4 +497,45 @@ fn open_existing_refuses_a_missing_sqlite_file() {
     Store::open(&url).unwrap();
     Store::open_existing(&url).unwrap();
     Store::open_existing(":memory:").unwrap();
+}
+
+/// Every write is one revision; the state after revision N is recoverable, and a restore
+/// brings a deleted rule back with its id, as one new revision.
+fn revisions_rewind_and_restore_with_ids(db: &TestDb) {
+    let store = db.store.acting_as("story");
+    let start = store.latest_revision().unwrap();
+    let kept = store
+        .create_rule(&RuleSpec { name: Some("Kept".into()), ..RuleSpec::alert("up == 0") })
+        .unwrap();
+    let doomed = store
+        .create_rule(&RuleSpec { name: Some("Doomed".into()), ..RuleSpec::alert("up == 1") })
+        .unwrap();
+    let after_two = store.latest_revision().unwrap();
+    assert_eq!(after_two, start + 2, "one revision per write");
+    store
+        .patch_rule(kept.id, RulePatch { expression: Some("up == 2".into()), ..Default::default() })
+        .unwrap();
+    store.delete_rule(doomed.id).unwrap();
+
+    let then = store.snapshot_at(after_two).unwrap();
+    let names: Vec<(i64, String)> =
+        then.rules.iter().map(|r| (r.id, r.spec.expression.clone())).collect();
+    assert!(
+        names.contains(&(kept.id, "up == 0".into()))
+            && names.contains(&(doomed.id, "up == 1".into())),
+        "{names:?}"
+    );
+
+    let history = store.rule_history(doomed.id).unwrap();
+    assert_eq!(
+        history.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(),
+        ["delete_rule", "create_rule"]
+    );
+    assert!(history.iter().all(|r| r.actor == "story"));
+
+    let restored = store.restore(after_two, None).unwrap();
+    assert_eq!((restored.action.as_str(), restored.number), ("restore", after_two + 3));
+    assert_eq!(store.get_rule(doomed.id).unwrap().spec.expression, "up == 1", "back with its id");
+    assert_eq!(store.get_rule(kept.id).unwrap().spec.expression, "up == 0");
+    assert!(matches!(store.snapshot_at(after_two + 100), Err(Error::NotFound { .. })));
 }

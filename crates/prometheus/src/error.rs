@@ -28,6 +28,10 @@ pub enum PrometheusError {
     #[error("CA file `{}`: {problem}", path.display())]
     CaFile { path: PathBuf, problem: String },
 
+    /// promtool could not be run, or its input could not be prepared.
+    #[error("promtool: {problem}")]
+    Promtool { problem: String },
+
     /// A file holding a credential is unreadable or malformed (its content is never shown).
     #[error("credentials file `{}`: {problem}", path.display())]
     Secret { path: PathBuf, problem: String },

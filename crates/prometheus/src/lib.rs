@@ -7,6 +7,7 @@
 //! one file, the build info (the server's version), and instant queries with a bound on the
 //! answer's size. Requests carry bearer or basic credentials ([`Auth`]) and may trust a
 //! private CA. Credentials never appear in a `Debug` output, an error or a log line.
+//! [`check_rules`] and [`test_rules`] run Prometheus's own `promtool` on rule files.
 //!
 //! The client is blocking (ureq): async callers run it on their blocking pool.
 //!
@@ -29,7 +30,9 @@ pub use crate::client::{
     BuildInfo, InstantQuery, Prometheus, ReloadState, Series, agent, rule_files_cover,
 };
 pub use crate::error::PrometheusError;
+pub use crate::promtool::{TestVerdict, check_rules, find_promtool, test_rules};
 
 mod auth;
 mod client;
 mod error;
+mod promtool;

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use promrules_deploy::{DeployOptions, Deployer, Host, HostLock, HostReport};
+use promrules_deploy::{DeployOptions, Deployer, Host, HostLock, HostReport, Outcome};
 use promrules_model::{DeploymentHost, Store};
 use promrules_yaml::{HealLabel, RenderOptions, Selection};
 use serde::{Deserialize, Serialize};
@@ -150,9 +150,11 @@ impl Rollout {
     ) -> Result<Deployed, RolloutError> {
         let Started { id, hosts, request } = started;
         let (store, heal_label) = (self.store.clone(), self.heal_label.clone());
-        let targets = blocking(move || {
-            let (rules, groups) = store.rules_and_groups()?;
-            Ok(hosts
+        let (revision, targets) = blocking(move || {
+            let snapshot = store.snapshot()?;
+            store.record_deployment_revision(id, snapshot.revision)?;
+            let (rules, groups) = (snapshot.rules, snapshot.groups);
+            let targets = hosts
                 .into_iter()
                 .map(|host| {
                     let selection =
@@ -161,7 +163,8 @@ impl Rollout {
                     let content = promrules_yaml::render(&rules, &groups, &options).into_bytes();
                     (host, content)
                 })
-                .collect::<Vec<_>>())
+                .collect::<Vec<_>>();
+            Ok((snapshot.revision, targets))
         })
         .await?;
 
@@ -175,7 +178,9 @@ impl Rollout {
         let reports = self
             .deployer
             .deploy_fleet(targets, &options, concurrency, move |report| {
-                if let Err(error) = audit.record_deployment_host(id, &audit_record(report)) {
+                if let Err(error) =
+                    audit.record_deployment_host(id, &audit_record(report, revision))
+                {
                     log::error!("recording the deploy of {} failed: {error}", report.host);
                 }
                 progress(report);
@@ -214,7 +219,10 @@ fn select(hosts: Vec<Host>, names: &[String]) -> Result<Vec<Host>, RolloutError>
     Ok(selected)
 }
 
-fn audit_record(report: &HostReport) -> DeploymentHost {
+/// The audit row of one host; `revision` is live there when the file is (deployed or
+/// unchanged).
+fn audit_record(report: &HostReport, revision: i64) -> DeploymentHost {
+    let live = matches!(report.outcome, Outcome::Deployed | Outcome::Unchanged);
     DeploymentHost {
         deployment_id: 0,
         host: report.host.clone(),
@@ -225,6 +233,7 @@ fn audit_record(report: &HostReport) -> DeploymentHost {
         lines_removed: report.diff.removed as i64,
         duration_ms: report.duration.as_millis() as i64,
         finished_at: chrono::Utc::now().naive_utc(),
+        revision: live.then_some(revision),
     }
 }
 

@@ -32,6 +32,8 @@ pub struct Deployment {
     pub summary: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The rule revision the deploy rendered.
+    pub revision: Option<i64>,
     pub hosts: Vec<DeploymentHost>,
 }
 
@@ -50,6 +52,9 @@ pub struct DeploymentHost {
     pub duration_ms: i64,
     #[serde(serialize_with = "serialize_utc")]
     pub finished_at: NaiveDateTime,
+    /// The rule revision live on the host after this deploy (deployed or unchanged); `None`
+    /// when the deploy failed or only looked.
+    pub revision: Option<i64>,
 }
 
 fn serialize_utc<S: serde::Serializer>(
@@ -96,6 +101,7 @@ struct DeploymentRow {
     summary: String,
     started_at: NaiveDateTime,
     finished_at: Option<NaiveDateTime>,
+    revision: Option<i64>,
 }
 
 /// Holds a cross-process lock on one host's deploys until dropped (PostgreSQL: a session
@@ -217,8 +223,17 @@ impl Store {
                     deployment_hosts::lines_removed.eq(record.lines_removed),
                     deployment_hosts::duration_ms.eq(record.duration_ms),
                     deployment_hosts::finished_at.eq(now()),
+                    deployment_hosts::revision.eq(record.revision),
                 ))
                 .execute(conn)?;
+            Ok(())
+        })
+    }
+
+    /// Records the rule revision deploy `id` rendered.
+    pub fn record_deployment_revision(&self, id: i64, revision: i64) -> Result<(), Error> {
+        with_connection!(self, conn => {
+            diesel::update(deployments::table.find(id)).set(deployments::revision.eq(Some(revision))).execute(conn)?;
             Ok(())
         })
     }
@@ -254,6 +269,7 @@ impl Store {
             summary: row.summary,
             started_at: utc(row.started_at),
             finished_at: row.finished_at.map(utc),
+            revision: row.revision,
             hosts,
         })
     }

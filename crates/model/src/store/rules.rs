@@ -9,7 +9,9 @@ use chrono::NaiveDateTime;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
+use serde::Serialize;
 
+use super::revisions::{Change, ChangeRead, Revision, rewind};
 use super::{Pool, Store, deleted, now, unique_to_conflict, utc};
 use crate::error::Error;
 use crate::rule::{
@@ -117,14 +119,14 @@ macro_rules! write_group {
     ($conn:expr, $id:expr, $spec:expr) => {{
         let id: i64 = $id;
         let spec: &GroupSpec = $spec;
-        find_group!($conn, id)?;
+        let before = find_group!($conn, id)?;
         ensure_group_name_free!($conn, &spec.name, Some(id));
         let row: GroupRow = diesel::update(prom_rule_groups::table.find(id))
             .set(&GroupWrite::new(spec, now()))
             .returning(GroupRow::as_returning())
             .get_result($conn)
             .map_err(|error| unique_to_conflict(error, &spec.name))?;
-        row.into_group()
+        row.into_group().map(|after| (before, after))
     }};
 }
 
@@ -138,7 +140,9 @@ impl Store {
                 .values((&row, prom_rules::created_at.eq(row.updated_at)))
                 .returning(RuleRow::as_returning())
                 .get_result(conn)?;
-            row.into_rule()
+            let rule = row.into_rule()?;
+            record_revision!(self, conn, "create_rule", vec![Change::rule(rule.id, None, Some(&rule.spec))]);
+            Ok(rule)
         })
     }
 
@@ -184,34 +188,41 @@ impl Store {
         spec.validate()?;
         let row = RuleWrite::new(spec, now());
         in_write_transaction!(self, conn => {
+            let before = find_rule!(conn, id)?;
             let row: RuleRow = diesel::update(prom_rules::table.find(id))
                 .set(&row)
                 .returning(RuleRow::as_returning())
-                .get_result(conn)
-                .optional()?
-                .ok_or(Error::NotFound { entity: "rule", id })?;
-            row.into_rule()
+                .get_result(conn)?;
+            let rule = row.into_rule()?;
+            record_revision!(self, conn, "update_rule", vec![Change::rule(id, Some(&before.spec), Some(&rule.spec))]);
+            Ok(rule)
         })
     }
 
     /// Applies `patch` to rule `id` and validates the result, in one transaction.
     pub fn patch_rule(&self, id: i64, patch: RulePatch) -> Result<Rule, Error> {
         in_write_transaction!(self, conn => {
-            let mut spec = find_rule!(conn, id)?.spec;
+            let before = find_rule!(conn, id)?.spec;
+            let mut spec = before.clone();
             patch.apply(&mut spec);
             spec.validate()?;
             let row: RuleRow = diesel::update(prom_rules::table.find(id))
                 .set(&RuleWrite::new(&spec, now()))
                 .returning(RuleRow::as_returning())
                 .get_result(conn)?;
-            row.into_rule()
+            let rule = row.into_rule()?;
+            record_revision!(self, conn, "patch_rule", vec![Change::rule(id, Some(&before), Some(&rule.spec))]);
+            Ok(rule)
         })
     }
 
     /// Deletes rule `id`.
     pub fn delete_rule(&self, id: i64) -> Result<(), Error> {
         in_write_transaction!(self, conn => {
-            deleted(diesel::delete(prom_rules::table.find(id)).execute(conn)?, "rule", id)
+            let before = find_rule!(conn, id)?;
+            deleted(diesel::delete(prom_rules::table.find(id)).execute(conn)?, "rule", id)?;
+            record_revision!(self, conn, "delete_rule", vec![Change::rule(id, Some(&before.spec), None)]);
+            Ok(())
         })
     }
 
@@ -257,6 +268,7 @@ impl Store {
         let mut dry_run_report = None;
         let imported = in_write_transaction!(self, conn => {
             let mut report = ImportReport::default();
+            let mut changes = Vec::new();
             for GroupedRules { group, rules } in groups {
                 let existing: Option<GroupRow> = prom_rule_groups::table
                     .filter(prom_rule_groups::name.eq(&group.name))
@@ -266,19 +278,23 @@ impl Store {
                 let group_id = match existing {
                     Some(row) => {
                         let id = row.id;
-                        if row.into_group()?.spec != *group {
+                        let before = row.into_group()?.spec;
+                        if before != *group {
                             diesel::update(prom_rule_groups::table.find(id))
                                 .set(&GroupWrite::new(group, now))
                                 .execute(conn)?;
+                            changes.push(Change::group(id, Some(&before), Some(group)));
                         }
                         id
                     }
                     None => {
                         report.groups_created += 1;
-                        diesel::insert_into(prom_rule_groups::table)
+                        let id = diesel::insert_into(prom_rule_groups::table)
                             .values((&GroupWrite::new(group, now), prom_rule_groups::created_at.eq(now)))
                             .returning(prom_rule_groups::id)
-                            .get_result(conn)?
+                            .get_result(conn)?;
+                        changes.push(Change::group(id, None, Some(group)));
+                        id
                     }
                 };
                 let stored: Vec<RuleRow> = prom_rules::table
@@ -301,6 +317,7 @@ impl Store {
                                 diesel::update(prom_rules::table.find(rule.id))
                                     .set(&RuleWrite::new(&merged, now))
                                     .execute(conn)?;
+                                changes.push(Change::rule(rule.id, Some(&rule.spec), Some(&merged)));
                                 report.updated += 1;
                                 report.changes.push(ImportChange {
                                     group: group.name.clone(),
@@ -321,6 +338,7 @@ impl Store {
                                 .values((&RuleWrite::new(&spec, now), prom_rules::created_at.eq(now)))
                                 .returning(prom_rules::id)
                                 .get_result(conn)?;
+                            changes.push(Change::rule(id, None, Some(&spec)));
                             report.created += 1;
                             report.changes.push(ImportChange {
                                 group: group.name.clone(),
@@ -336,6 +354,7 @@ impl Store {
                 if options.prune {
                     for rule in stored {
                         diesel::delete(prom_rules::table.find(rule.id)).execute(conn)?;
+                        changes.push(Change::rule(rule.id, Some(&rule.spec), None));
                         report.deleted += 1;
                         report.changes.push(ImportChange {
                             group: group.name.clone(),
@@ -352,6 +371,7 @@ impl Store {
                 dry_run_report = Some(report);
                 return Err(Error::Conflict("dry run".into()));
             }
+            report.revision = Some(record_revision!(self, conn, "import", changes));
             Ok(report)
         });
         match dry_run_report {
@@ -371,7 +391,9 @@ impl Store {
                 .returning(GroupRow::as_returning())
                 .get_result(conn)
                 .map_err(|error| unique_to_conflict(error, &spec.name))?;
-            row.into_group()
+            let group = row.into_group()?;
+            record_revision!(self, conn, "create_group", vec![Change::group(group.id, None, Some(&group.spec))]);
+            Ok(group)
         })
     }
 
@@ -410,7 +432,11 @@ impl Store {
     /// Validates `spec` and replaces group `id` with it; the new name must be unused.
     pub fn update_group(&self, id: i64, spec: &GroupSpec) -> Result<Group, Error> {
         spec.validate()?;
-        in_write_transaction!(self, conn => write_group!(conn, id, spec))
+        in_write_transaction!(self, conn => {
+            let (before, after) = write_group!(conn, id, spec)?;
+            record_revision!(self, conn, "update_group", vec![Change::group(id, Some(&before.spec), Some(&after.spec))]);
+            Ok(after)
+        })
     }
 
     /// Applies `patch` to group `id` and validates the result, in one transaction.
@@ -419,7 +445,9 @@ impl Store {
             let mut spec = find_group!(conn, id)?.spec;
             patch.apply(&mut spec);
             spec.validate()?;
-            write_group!(conn, id, &spec)
+            let (before, after) = write_group!(conn, id, &spec)?;
+            record_revision!(self, conn, "patch_group", vec![Change::group(id, Some(&before.spec), Some(&after.spec))]);
+            Ok(after)
         })
     }
 
@@ -435,6 +463,7 @@ impl Store {
                 )));
             }
             diesel::delete(prom_rule_groups::table.find(id)).execute(conn)?;
+            record_revision!(self, conn, "delete_group", vec![Change::group(id, Some(&group.spec), None)]);
             Ok(())
         })
     }
@@ -671,5 +700,200 @@ impl<'a> GroupWrite<'a> {
             labels: serde_json::to_string(&spec.labels).unwrap_or_default(),
             updated_at: now,
         }
+    }
+}
+
+/// What a rule file is rendered from, with the revision it is the state after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The newest revision included (0 before the first write).
+    pub revision: i64,
+    pub rules: Vec<Rule>,
+    pub groups: Vec<Group>,
+}
+
+/// A revision that touched one rule, with the rule before and after it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleRevision {
+    pub number: i64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub actor: String,
+    pub action: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+impl Store {
+    /// Every rule and group and the newest revision, from one read snapshot.
+    pub fn snapshot(&self) -> Result<Snapshot, Error> {
+        use crate::schema::revision_counter;
+        let (revision, rules, groups): (i64, Vec<RuleRow>, Vec<GroupRow>) = in_read_snapshot!(self, conn => {
+            let revision = revision_counter::table.find(1).select(revision_counter::last).first(conn)?;
+            let rules = prom_rules::table.order(prom_rules::id).select(RuleRow::as_select()).load(conn)?;
+            let groups = prom_rule_groups::table.order(prom_rule_groups::id).select(GroupRow::as_select()).load(conn)?;
+            Ok::<_, Error>((revision, rules, groups))
+        })?;
+        Ok(Snapshot {
+            revision,
+            rules: rules.into_iter().map(RuleRow::into_rule).collect::<Result<_, _>>()?,
+            groups: groups.into_iter().map(GroupRow::into_group).collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// The rules and groups as they were right after revision `number`.
+    pub fn snapshot_at(&self, number: i64) -> Result<Snapshot, Error> {
+        use crate::schema::{revision_changes, revision_counter, revisions};
+        let loaded = in_read_snapshot!(self, conn => {
+            let latest: i64 = revision_counter::table.find(1).select(revision_counter::last).first(conn)?;
+            let exists: i64 = revisions::table.filter(revisions::number.eq(number)).count().get_result(conn)?;
+            if exists == 0 && number != 0 {
+                return Err(Error::NotFound { entity: "revision", id: number });
+            }
+            let rules: Vec<RuleRow> = prom_rules::table.order(prom_rules::id).select(RuleRow::as_select()).load(conn)?;
+            let groups: Vec<GroupRow> = prom_rule_groups::table.order(prom_rule_groups::id).select(GroupRow::as_select()).load(conn)?;
+            let later: Vec<ChangeRead> = revision_changes::table
+                .filter(revision_changes::revision.gt(number))
+                .order((revision_changes::revision.desc(), revision_changes::id.desc()))
+                .select(ChangeRead::as_select())
+                .load(conn)?;
+            Ok::<_, Error>((latest, rules, groups, later))
+        });
+        let (latest, rules, groups, later) = loaded?;
+        if number > latest {
+            return Err(Error::NotFound { entity: "revision", id: number });
+        }
+        let rules = rules.into_iter().map(RuleRow::into_rule).collect::<Result<_, _>>()?;
+        let groups = groups.into_iter().map(GroupRow::into_group).collect::<Result<_, _>>()?;
+        let (rules, groups) = rewind(rules, groups, later)?;
+        Ok(Snapshot { revision: number, rules, groups })
+    }
+
+    /// The revisions that touched rule `id`, newest first. A rule that never existed is
+    /// not found; a deleted rule still has its history.
+    pub fn rule_history(&self, id: i64) -> Result<Vec<RuleRevision>, Error> {
+        use crate::schema::{revision_changes, revisions};
+        let rows: Vec<(super::revisions::RevisionRow, ChangeRead)> = with_connection!(self, conn => revisions::table
+            .inner_join(revision_changes::table)
+            .filter(revision_changes::entity.eq("rule").and(revision_changes::entity_id.eq(id)))
+            .order((revisions::number.desc(), revision_changes::id.desc()))
+            .select((super::revisions::RevisionRow::as_select(), ChangeRead::as_select()))
+            .load(conn)?);
+        if rows.is_empty() {
+            // A rule written before history existed (or by the original pipeline).
+            self.get_rule(id)?;
+        }
+        rows.into_iter()
+            .map(|(revision, change)| {
+                let change = change.into_change()?;
+                Ok(RuleRevision {
+                    number: revision.number,
+                    created_at: utc(revision.created_at),
+                    actor: revision.actor,
+                    action: revision.action,
+                    before: change.before,
+                    after: change.after,
+                })
+            })
+            .collect()
+    }
+
+    /// Makes the rules and groups what they were right after revision `number`, as one new
+    /// revision (action `restore`): rule and group ids are kept, and deleted ones come back
+    /// with their ids. With `only_rule`, just that rule is restored (or deleted, if it did
+    /// not exist then). Specs are validated again; any that no longer validates stops the
+    /// restore, which then changes nothing. Returns the new revision.
+    pub fn restore(&self, number: i64, only_rule: Option<i64>) -> Result<Revision, Error> {
+        use crate::schema::{revision_changes, revision_counter, revisions};
+        let now = now();
+        let restored = in_write_transaction!(self, conn => {
+            let latest: i64 = revision_counter::table.find(1).select(revision_counter::last).first(conn)?;
+            let exists: i64 = revisions::table.filter(revisions::number.eq(number)).count().get_result(conn)?;
+            if exists == 0 || number > latest {
+                return Err(Error::NotFound { entity: "revision", id: number });
+            }
+            let rules: Vec<RuleRow> = prom_rules::table.order(prom_rules::id).select(RuleRow::as_select()).load(conn)?;
+            let groups: Vec<GroupRow> = prom_rule_groups::table.order(prom_rule_groups::id).select(GroupRow::as_select()).load(conn)?;
+            let later: Vec<ChangeRead> = revision_changes::table
+                .filter(revision_changes::revision.gt(number))
+                .order((revision_changes::revision.desc(), revision_changes::id.desc()))
+                .select(ChangeRead::as_select())
+                .load(conn)?;
+            let rules: Vec<Rule> = rules.into_iter().map(RuleRow::into_rule).collect::<Result<_, _>>()?;
+            let groups: Vec<Group> = groups.into_iter().map(GroupRow::into_group).collect::<Result<_, _>>()?;
+            let (target_rules, target_groups) = rewind(rules.clone(), groups.clone(), later)?;
+            let current_rules: BTreeMap<i64, RuleSpec> = rules.into_iter().map(|r| (r.id, r.spec)).collect();
+            let current_groups: BTreeMap<i64, GroupSpec> = groups.into_iter().map(|g| (g.id, g.spec)).collect();
+            let target_rules: BTreeMap<i64, RuleSpec> = target_rules.into_iter().map(|r| (r.id, r.spec)).collect();
+            let target_groups: BTreeMap<i64, GroupSpec> = target_groups.into_iter().map(|g| (g.id, g.spec)).collect();
+            if let Some(id) = only_rule
+                && !current_rules.contains_key(&id)
+                && !target_rules.contains_key(&id)
+            {
+                return Err(Error::NotFound { entity: "rule", id });
+            }
+            let mut changes = Vec::new();
+            if only_rule.is_none() {
+                // Groups first, deletions before the rest, so names stay unique throughout.
+                for (id, before) in current_groups.iter().filter(|(id, _)| !target_groups.contains_key(id)) {
+                    diesel::delete(prom_rule_groups::table.find(*id)).execute(conn)?;
+                    changes.push(Change::group(*id, Some(before), None));
+                }
+                for (id, spec) in &target_groups {
+                    let before = current_groups.get(id);
+                    if before == Some(spec) {
+                        continue;
+                    }
+                    spec.validate().map_err(|errors| located(errors, &spec.name, None))?;
+                    match before {
+                        Some(_) => {
+                            diesel::update(prom_rule_groups::table.find(*id))
+                                .set(&GroupWrite::new(spec, now))
+                                .execute(conn)
+                                .map_err(|error| unique_to_conflict(error, &spec.name))?;
+                        }
+                        None => {
+                            diesel::insert_into(prom_rule_groups::table)
+                                .values((prom_rule_groups::id.eq(*id), &GroupWrite::new(spec, now), prom_rule_groups::created_at.eq(now)))
+                                .execute(conn)
+                                .map_err(|error| unique_to_conflict(error, &spec.name))?;
+                        }
+                    }
+                    changes.push(Change::group(*id, before, Some(spec)));
+                }
+            }
+            let ids: std::collections::BTreeSet<i64> = match only_rule {
+                Some(id) => [id].into(),
+                None => current_rules.keys().chain(target_rules.keys()).copied().collect(),
+            };
+            for id in ids {
+                let (before, target) = (current_rules.get(&id), target_rules.get(&id));
+                if before == target {
+                    continue;
+                }
+                match (before, target) {
+                    (Some(before), None) => {
+                        diesel::delete(prom_rules::table.find(id)).execute(conn)?;
+                        changes.push(Change::rule(id, Some(before), None));
+                    }
+                    (before, Some(spec)) => {
+                        spec.validate().map_err(|errors| {
+                            let group = spec.group_id.map_or_else(|| "default".to_owned(), |g| format!("{g}"));
+                            located(errors, &group, Some((0, spec)))
+                        })?;
+                        if before.is_some() {
+                            diesel::update(prom_rules::table.find(id)).set(&RuleWrite::new(spec, now)).execute(conn)?;
+                        } else {
+                            diesel::insert_into(prom_rules::table)
+                                .values((prom_rules::id.eq(id), &RuleWrite::new(spec, now), prom_rules::created_at.eq(now)))
+                                .execute(conn)?;
+                        }
+                        changes.push(Change::rule(id, before, Some(spec)));
+                    }
+                    (None, None) => {}
+                }
+            }
+            Ok(record_revision!(self, conn, "restore", changes))
+        })?;
+        self.get_revision(restored)
     }
 }
