@@ -14,9 +14,9 @@ use crate::rules::page;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
-    limit: Option<i64>,
+    pub(crate) limit: Option<i64>,
     #[serde(default)]
-    offset: i64,
+    pub(crate) offset: i64,
 }
 
 #[derive(Debug, Serialize)]

@@ -10,15 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{Id, QueryParams, parse_id};
+use crate::groups::ListQuery;
 use crate::rules::page;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ListQuery {
-    limit: Option<i64>,
-    #[serde(default)]
-    offset: i64,
-}
 
 #[derive(Debug, Serialize)]
 pub(crate) struct RevisionList {

@@ -229,17 +229,8 @@ impl Store {
     /// Every rule and every group, by id, from one consistent snapshot (a read
     /// transaction): what a rule file is rendered from.
     pub fn rules_and_groups(&self) -> Result<(Vec<Rule>, Vec<Group>), Error> {
-        let (rules, groups): (Vec<RuleRow>, Vec<GroupRow>) = in_read_snapshot!(self, conn => {
-            let rules = prom_rules::table.order(prom_rules::id).select(RuleRow::as_select()).load(conn)?;
-            let groups = prom_rule_groups::table
-                .order(prom_rule_groups::id)
-                .select(GroupRow::as_select())
-                .load(conn)?;
-            Ok::<_, Error>((rules, groups))
-        })?;
-        let rules = rules.into_iter().map(RuleRow::into_rule).collect::<Result<_, _>>()?;
-        let groups = groups.into_iter().map(GroupRow::into_group).collect::<Result<_, _>>()?;
-        Ok((rules, groups))
+        let snapshot = self.snapshot()?;
+        Ok((snapshot.rules, snapshot.groups))
     }
 
     /// Upserts rules from a rule file, keyed by (group name, rule name), in one transaction.
@@ -703,6 +694,42 @@ impl<'a> GroupWrite<'a> {
     }
 }
 
+/// Loads the current rules and groups and rewinds them to right after revision `$number`
+/// (0: before the first one); evaluates to `Result<((rules, groups), (rules, groups))>`,
+/// current then rewound. An unknown revision is not found.
+macro_rules! state_after {
+    ($conn:expr, $number:expr) => {{
+        use crate::schema::{revision_changes, revision_counter, revisions};
+        let number: i64 = $number;
+        (|| -> Result<_, Error> {
+            let latest: i64 =
+                revision_counter::table.find(1).select(revision_counter::last).first($conn)?;
+            let exists: i64 =
+                revisions::table.filter(revisions::number.eq(number)).count().get_result($conn)?;
+            if (exists == 0 && number != 0) || number > latest {
+                return Err(Error::NotFound { entity: "revision", id: number });
+            }
+            let rules: Vec<RuleRow> =
+                prom_rules::table.order(prom_rules::id).select(RuleRow::as_select()).load($conn)?;
+            let groups: Vec<GroupRow> = prom_rule_groups::table
+                .order(prom_rule_groups::id)
+                .select(GroupRow::as_select())
+                .load($conn)?;
+            let later: Vec<ChangeRead> = revision_changes::table
+                .filter(revision_changes::revision.gt(number))
+                .order((revision_changes::revision.desc(), revision_changes::id.desc()))
+                .select(ChangeRead::as_select())
+                .load($conn)?;
+            let rules: Vec<Rule> =
+                rules.into_iter().map(RuleRow::into_rule).collect::<Result<_, _>>()?;
+            let groups: Vec<Group> =
+                groups.into_iter().map(GroupRow::into_group).collect::<Result<_, _>>()?;
+            let rewound = rewind(rules.clone(), groups.clone(), later)?;
+            Ok(((rules, groups), rewound))
+        })()
+    }};
+}
+
 /// What a rule file is rendered from, with the revision it is the state after.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
@@ -742,29 +769,7 @@ impl Store {
 
     /// The rules and groups as they were right after revision `number`.
     pub fn snapshot_at(&self, number: i64) -> Result<Snapshot, Error> {
-        use crate::schema::{revision_changes, revision_counter, revisions};
-        let loaded = in_read_snapshot!(self, conn => {
-            let latest: i64 = revision_counter::table.find(1).select(revision_counter::last).first(conn)?;
-            let exists: i64 = revisions::table.filter(revisions::number.eq(number)).count().get_result(conn)?;
-            if exists == 0 && number != 0 {
-                return Err(Error::NotFound { entity: "revision", id: number });
-            }
-            let rules: Vec<RuleRow> = prom_rules::table.order(prom_rules::id).select(RuleRow::as_select()).load(conn)?;
-            let groups: Vec<GroupRow> = prom_rule_groups::table.order(prom_rule_groups::id).select(GroupRow::as_select()).load(conn)?;
-            let later: Vec<ChangeRead> = revision_changes::table
-                .filter(revision_changes::revision.gt(number))
-                .order((revision_changes::revision.desc(), revision_changes::id.desc()))
-                .select(ChangeRead::as_select())
-                .load(conn)?;
-            Ok::<_, Error>((latest, rules, groups, later))
-        });
-        let (latest, rules, groups, later) = loaded?;
-        if number > latest {
-            return Err(Error::NotFound { entity: "revision", id: number });
-        }
-        let rules = rules.into_iter().map(RuleRow::into_rule).collect::<Result<_, _>>()?;
-        let groups = groups.into_iter().map(GroupRow::into_group).collect::<Result<_, _>>()?;
-        let (rules, groups) = rewind(rules, groups, later)?;
+        let (_, (rules, groups)) = in_read_snapshot!(self, conn => state_after!(conn, number))?;
         Ok(Snapshot { revision: number, rules, groups })
     }
 
@@ -803,24 +808,12 @@ impl Store {
     /// not exist then). Specs are validated again; any that no longer validates stops the
     /// restore, which then changes nothing. Returns the new revision.
     pub fn restore(&self, number: i64, only_rule: Option<i64>) -> Result<Revision, Error> {
-        use crate::schema::{revision_changes, revision_counter, revisions};
         let now = now();
         let restored = in_write_transaction!(self, conn => {
-            let latest: i64 = revision_counter::table.find(1).select(revision_counter::last).first(conn)?;
-            let exists: i64 = revisions::table.filter(revisions::number.eq(number)).count().get_result(conn)?;
-            if exists == 0 || number > latest {
+            if number == 0 {
                 return Err(Error::NotFound { entity: "revision", id: number });
             }
-            let rules: Vec<RuleRow> = prom_rules::table.order(prom_rules::id).select(RuleRow::as_select()).load(conn)?;
-            let groups: Vec<GroupRow> = prom_rule_groups::table.order(prom_rule_groups::id).select(GroupRow::as_select()).load(conn)?;
-            let later: Vec<ChangeRead> = revision_changes::table
-                .filter(revision_changes::revision.gt(number))
-                .order((revision_changes::revision.desc(), revision_changes::id.desc()))
-                .select(ChangeRead::as_select())
-                .load(conn)?;
-            let rules: Vec<Rule> = rules.into_iter().map(RuleRow::into_rule).collect::<Result<_, _>>()?;
-            let groups: Vec<Group> = groups.into_iter().map(GroupRow::into_group).collect::<Result<_, _>>()?;
-            let (target_rules, target_groups) = rewind(rules.clone(), groups.clone(), later)?;
+            let ((rules, groups), (target_rules, target_groups)) = state_after!(conn, number)?;
             let current_rules: BTreeMap<i64, RuleSpec> = rules.into_iter().map(|r| (r.id, r.spec)).collect();
             let current_groups: BTreeMap<i64, GroupSpec> = groups.into_iter().map(|g| (g.id, g.spec)).collect();
             let target_rules: BTreeMap<i64, RuleSpec> = target_rules.into_iter().map(|r| (r.id, r.spec)).collect();
