@@ -513,3 +513,71 @@ fn pruning_import_and_its_dry_run() {
     assert!(after.contains("node_load1 > 8") && !after.contains("job:up:sum"), "{after}");
     assert!(after.contains("Untouched"), "groups the file does not name are left alone: {after}");
 }
+
+#[test]
+fn history_restore_lint_and_rule_unit_tests_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rules.db");
+    let db = db.to_str().unwrap();
+    let file = dir.path().join("rules.yml");
+    let cli = |args: &[&str]| {
+        let output = Command::new(BIN)
+            .current_dir(dir.path())
+            .arg("--database")
+            .arg(db)
+            .args(args)
+            .env("USER", "alice")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        (output.status.success(), text(&output.stdout), text(&output.stderr))
+    };
+    let rule = |threshold: u32| {
+        format!(
+            "groups:\n- name: node\n  interval: 1m\n  rules:\n  - alert: InstanceDown\n    expr: up == {threshold}\n    for: 5m\n    labels: {{severity: page}}\n    annotations: {{summary: '{{{{ $labels.instance }}}} down'}}\n  - alert: NoSummary\n    expr: up > 5\n    for: 10s\n"
+        )
+    };
+    std::fs::write(&file, rule(0)).unwrap();
+    let path = file.to_str().unwrap();
+    assert!(cli(&["import", path]).0);
+    let (ok, rendered_then, err) = cli(&["render"]);
+    assert!(ok, "{err}");
+    std::fs::write(&file, rule(1)).unwrap();
+    assert!(cli(&["import", path]).0);
+
+    let (ok, history, err) = cli(&["history"]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = history.lines().collect();
+    assert_eq!(lines.len(), 3, "a header and two imports:\n{history}");
+    assert!(lines[1].trim_start().starts_with("2 ") && lines[1].contains("cli:alice"), "{history}");
+    assert!(lines[1].contains("import"), "{history}");
+
+    let (ok, restored, err) = cli(&["restore", "1"]);
+    assert!(ok, "{err}");
+    assert!(restored.contains("revision 3: restored revision 1"), "{restored}");
+    assert_eq!(cli(&["render"]).1, rendered_then, "the rules are what they were after revision 1");
+
+    let (ok, lint, err) = cli(&["lint"]);
+    assert!(ok, "lint warns, it never fails: {err}");
+    assert!(lint.contains("node/NoSummary") && lint.contains("no-summary"), "{lint}");
+    assert!(lint.contains("for-below-interval"), "{lint}");
+
+    let unit_test = |severity: &str| {
+        format!(
+            "evaluation_interval: 1m\ntests:\n- interval: 1m\n  input_series:\n  - series: 'up{{instance=\"a\"}}'\n    values: '0x10'\n  alert_rule_test:\n  - eval_time: 10m\n    alertname: InstanceDown\n    exp_alerts:\n    - exp_labels: {{severity: {severity}, instance: a}}\n      exp_annotations: {{summary: 'a down'}}\n"
+        )
+    };
+    let (pass, fail) = (dir.path().join("pass.yml"), dir.path().join("fail.yml"));
+    std::fs::write(&pass, unit_test("page")).unwrap();
+    std::fs::write(&fail, unit_test("warning")).unwrap();
+    let (ok, out, err) = cli(&["test-rules", pass.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    assert!(out.starts_with("PASSED ") && out.contains("(revision 3)"), "{out}");
+    let (ok, out, err) = cli(&["test-rules", pass.to_str().unwrap(), fail.to_str().unwrap()]);
+    assert!(!ok, "a failing unit test fails the command: {out}");
+    assert!(out.contains("FAILED") && out.contains("InstanceDown"), "promtool's message: {out}");
+    assert!(err.contains("fail.yml") && !err.contains("pass.yml"), "{err}");
+    let (ok, out, _) = cli(&["test-rules", "--revision", "2", pass.to_str().unwrap()]);
+    assert!(!ok, "after revision 2 the alert needs up == 1: {out}");
+}

@@ -25,34 +25,65 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let content_type =
-            request.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
-        let is_json = content_type.is_some_and(|value| {
-            let mime = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        let is_json = |mime: &str| {
             mime == "application/json"
                 || (mime.starts_with("application/") && mime.ends_with("+json"))
-        });
-        if !is_json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!(
-                    "expected `Content-Type: application/json`, got {}",
-                    content_type.map_or("none".to_owned(), |t| format!("`{t}`"))
-                ),
-            ));
-        }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "request body is larger than the server's limit",
-                )
-            } else {
-                ApiError::bad_request(format!("cannot read the request body: {rejection}"))
-            }
-        })?;
+        };
+        let bytes = body_of(request, state, "application/json", is_json).await?;
         parse_json(&bytes).map(JsonBody)
     }
+}
+
+/// A YAML text body (a rule file, a promtool unit-test file): `Content-Type:
+/// application/yaml` (or `x-yaml`, `text/yaml`), UTF-8.
+#[derive(Debug)]
+pub(crate) struct YamlBody(pub(crate) String);
+
+impl<S: Send + Sync> FromRequest<S> for YamlBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let is_yaml = |mime: &str| {
+            matches!(mime, "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml")
+        };
+        let bytes = body_of(request, state, "application/yaml", is_yaml).await?;
+        String::from_utf8(bytes.to_vec())
+            .map(YamlBody)
+            .map_err(|_| ApiError::bad_request("the request body is not UTF-8 text"))
+    }
+}
+
+/// The body of a request whose media type `accepts`: 415 naming `expected` otherwise, 413
+/// above the body limit.
+async fn body_of<S: Send + Sync>(
+    request: Request,
+    state: &S,
+    expected: &str,
+    accepts: impl Fn(&str) -> bool,
+) -> Result<Bytes, ApiError> {
+    let content_type =
+        request.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+    let mime = content_type
+        .map(|value| value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
+    if !mime.as_deref().is_some_and(accepts) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "expected `Content-Type: {expected}`, got {}",
+                content_type.map_or("none".to_owned(), |t| format!("`{t}`"))
+            ),
+        ));
+    }
+    Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body is larger than the server's limit",
+            )
+        } else {
+            ApiError::bad_request(format!("cannot read the request body: {rejection}"))
+        }
+    })
 }
 
 /// Deserializes `bytes`, naming the field of a shape error.

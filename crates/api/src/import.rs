@@ -4,15 +4,14 @@
 //! the file position, group and rule, and stores nothing.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use promrules_model::{ImportAction, ImportOptions, ImportReport, LintWarning};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::QueryParams;
+use crate::extract::{QueryParams, YamlBody};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,26 +36,8 @@ pub(crate) struct Imported {
 pub(crate) async fn import(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ImportQuery>,
-    headers: HeaderMap,
-    body: Bytes,
+    YamlBody(text): YamlBody,
 ) -> Result<Json<Imported>, ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
-    let mime = content_type
-        .map(|value| value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
-    if !matches!(
-        mime.as_deref(),
-        Some("application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml")
-    ) {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!(
-                "expected `Content-Type: application/yaml` (a Prometheus rule file), got {}",
-                content_type.map_or("none".to_owned(), |t| format!("`{t}`"))
-            ),
-        ));
-    }
-    let text = String::from_utf8(body.to_vec())
-        .map_err(|_| ApiError::bad_request("the rule file is not UTF-8 text"))?;
     let heal_label = state.config.heal_label.clone();
     let options = ImportOptions {
         datasource_id: query.datasource,

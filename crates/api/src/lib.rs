@@ -9,7 +9,11 @@
 //! Routes, all JSON unless said otherwise:
 //! - `/api/v1/rules` (GET list with filters and pagination, POST create),
 //!   `/api/v1/rules/{id}` (GET, PUT, PATCH, DELETE), and the same for `/api/v1/groups`;
-//! - `/api/v1/rules.yml`: the rendered rule file (YAML);
+//! - `/api/v1/rules.yml`: the rendered rule file (YAML; `?revision=N` as it was then);
+//! - `POST /api/v1/rules/test`: promtool unit tests (a YAML body) against the stored rules;
+//! - `POST /api/v1/import`: a rule file (YAML body) upserted, pruned or dry-run;
+//! - `/api/v1/revisions` (GET), `/api/v1/revisions/{n}` (GET), `POST
+//!   /api/v1/revisions/{n}/restore`, `GET /api/v1/rules/{id}/history`: rule history;
 //! - `/api/v1/hosts` (GET, POST), `/api/v1/hosts/{id}` (GET, PUT, DELETE): deploy targets;
 //! - `/api/v1/{shards,services,farms,projects,exporters}` (GET, POST) and `…/{id}` (GET,
 //!   PUT, DELETE): the target model; `POST /api/v1/farms/{id}/hosts` and
@@ -54,6 +58,7 @@ mod hosts;
 mod import;
 mod metrics;
 mod revisions;
+mod rule_tests;
 mod rules;
 mod targets;
 
@@ -68,6 +73,8 @@ pub struct Config {
     pub heal_label: HealLabel,
     /// Where the deployer keeps its SSH control sockets.
     pub ssh_control_dir: std::path::PathBuf,
+    /// The `promtool` of `POST /api/v1/rules/test`; `None` looks on `PATH`.
+    pub promtool: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -77,6 +84,7 @@ impl Default for Config {
             body_limit: 1024 * 1024,
             heal_label: HealLabel::default(),
             ssh_control_dir: std::env::temp_dir(),
+            promtool: None,
         }
     }
 }
@@ -137,6 +145,7 @@ pub fn router(state: AppState) -> Router {
             get(rules::get).put(rules::replace).patch(rules::patch).delete(rules::delete),
         )
         .route("/rules.yml", get(rules::render_file))
+        .route("/rules/test", post(rule_tests::test))
         .route("/rules/{id}/history", get(revisions::rule_history))
         .route("/revisions", get(revisions::list))
         .route("/revisions/{n}", get(revisions::get))

@@ -19,6 +19,9 @@ test_support::on_both_backends!(async TestApp:
     deploy_through_the_api,
     target_model_crud_and_file_sd,
     every_rule_file_field_over_rest,
+    history_and_restore_over_rest,
+    import_over_rest,
+    rule_unit_tests_over_rest,
 );
 
 fn disk_rule() -> Value {
@@ -913,4 +916,187 @@ async fn every_rule_file_field_over_rest(app: TestApp) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (_, _, text) = client.text("/api/v1/rules.yml", None).await;
     assert!(text.contains("- name: group-0\n"), "{text}");
+}
+
+async fn history_and_restore_over_rest(app: TestApp) {
+    let client = app.client();
+    let (_, first) = client.post("/api/v1/rules", &disk_rule()).await;
+    let (_, second) =
+        client.post("/api/v1/rules", &json!({"name": "Down", "expression": "up == 0"})).await;
+    let (first, second) = (first["id"].as_i64().unwrap(), second["id"].as_i64().unwrap());
+    let (_, _, file_then) = client.text("/api/v1/rules.yml", None).await;
+    let (_, revisions) = client.get("/api/v1/revisions").await;
+    let then = revisions["revisions"][0]["number"].as_i64().unwrap();
+    assert_eq!(revisions["total"], 2, "{revisions}");
+    assert_eq!(revisions["revisions"][0]["action"], "create_rule");
+    assert_eq!(revisions["revisions"][0]["actor"], "api");
+
+    let patch = json!({"summary": "changed"});
+    let (status, _) = client.send("PATCH", &format!("/api/v1/rules/{first}"), Some(&patch)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = client.send("DELETE", &format!("/api/v1/rules/{second}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, _, file_now) = client.text("/api/v1/rules.yml", None).await;
+    assert_ne!(file_now, file_then);
+
+    // The file as it was, byte for byte, and the revision's changes.
+    let (status, _, old) = client.text(&format!("/api/v1/rules.yml?revision={then}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(old, file_then);
+    let (_, newest) = client.get("/api/v1/revisions?limit=1").await;
+    let deleted_at = newest["revisions"][0]["number"].as_i64().unwrap();
+    let (status, detail) = client.get(&format!("/api/v1/revisions/{deleted_at}")).await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["action"], "delete_rule");
+    assert_eq!(detail["changes"][0]["id"], second);
+    assert_eq!(detail["changes"][0]["before"]["name"], "Down");
+    assert!(detail["changes"][0]["after"].is_null());
+
+    let (status, history) = client.get(&format!("/api/v1/rules/{first}/history")).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let actions: Vec<&str> = history["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["patch_rule", "create_rule"], "newest first");
+    assert_eq!(
+        history["revisions"][0]["before"]["summary"],
+        "Disk {{ $labels.device }} almost full"
+    );
+    assert_eq!(history["revisions"][0]["after"]["summary"], "changed");
+
+    // Restoring one rule touches only it; restoring all brings the deleted rule back by id.
+    let (status, one) =
+        client.send("POST", &format!("/api/v1/revisions/{then}/restore?rule={first}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["changes"].as_array().unwrap().len(), 1, "{one}");
+    assert_eq!(app.rule_count(), 1);
+    let (status, all) =
+        client.send("POST", &format!("/api/v1/revisions/{then}/restore"), None).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(all["action"], "restore");
+    let (status, back) = client.get(&format!("/api/v1/rules/{second}")).await;
+    assert_eq!((status, back["name"].as_str()), (StatusCode::OK, Some("Down")));
+    let (_, _, restored) = client.text("/api/v1/rules.yml", None).await;
+    assert_eq!(restored, file_then, "the rule set is what it was after revision {then}");
+
+    let (status, body) = client.get("/api/v1/revisions/9999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = client.send("POST", "/api/v1/revisions/9999/restore", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, _, _) = client.text("/api/v1/rules.yml?revision=9999", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+const IMPORTED: &str = "groups:
+  - name: node
+    interval: 30s
+    rules:
+      - alert: DiskFull
+        expr: |
+          # the root volume only
+          node_filesystem_avail_bytes{mountpoint=\"/\"}
+            / node_filesystem_size_bytes < 0.1
+        for: 5m
+        labels: {severity: warning}
+        annotations: {summary: 'Disk {{ $labels.device }} filling'}
+      - alert: DiskFull
+        expr: node_filesystem_avail_bytes / node_filesystem_size_bytes < 0.05
+        labels: {severity: critical}
+      - record: instance:up:sum
+        expr: sum by (instance) (up)
+";
+
+async fn import_over_rest(app: TestApp) {
+    let client = app.client();
+    let yaml = |path: &str, text: &str| {
+        let (path, body) = (path.to_owned(), text.as_bytes().to_vec());
+        let client = &client;
+        async move { client.raw("POST", &path, "application/yaml", body, None).await }
+    };
+    let (status, dry) = yaml("/api/v1/import?dry_run=true", IMPORTED).await;
+    assert_eq!(status, StatusCode::OK, "{dry}");
+    assert_eq!((dry["created"].as_i64(), dry["revision"].as_null()), (Some(3), Some(())));
+    assert_eq!(app.rule_count(), 0, "a dry run stores nothing");
+
+    let (status, report) = yaml("/api/v1/import", IMPORTED).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!((report["created"].as_i64(), report["groups_created"].as_i64()), (Some(3), Some(1)));
+    let (_, _, file) = client.text("/api/v1/rules.yml", None).await;
+    assert!(file.contains("# the root volume only\n"), "comments in PromQL survive:\n{file}");
+    let (status, again) = yaml("/api/v1/import", IMPORTED).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((again["unchanged"].as_i64(), again["created"].as_i64()), (Some(3), Some(0)));
+    assert_eq!(app.rule_count(), 3, "the warning/critical pair stays two rules");
+
+    let pruned = "groups:\n  - name: node\n    rules:\n      - record: instance:up:sum\n        expr: sum by (instance) (up)\n";
+    let (status, sync) = yaml("/api/v1/import?prune=true&dry_run=true", pruned).await;
+    assert_eq!((status, sync["deleted"].as_i64()), (StatusCode::OK, Some(2)), "{sync}");
+    assert_eq!(app.rule_count(), 3);
+    let (_, sync) = yaml("/api/v1/import?prune=true", pruned).await;
+    assert_eq!((sync["deleted"].as_i64(), sync["updated"].as_i64()), (Some(2), Some(0)), "{sync}");
+    let actions: Vec<&str> =
+        sync["changes"].as_array().unwrap().iter().map(|c| c["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["deleted", "deleted"], "{sync}");
+    assert_eq!(app.rule_count(), 1);
+
+    let bad = "groups:\n  - name: node\n    rules:\n      - alert: Broken\n        expr: up ==\n";
+    let before = app.rule_count();
+    let (status, error) = yaml("/api/v1/import", bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    let message = error["error"].as_str().unwrap();
+    assert!(message.contains("node") && message.contains("Broken"), "{message}");
+    assert_eq!(app.rule_count(), before, "a bad file stores nothing");
+    let (status, error) =
+        client.raw("POST", "/api/v1/import", "application/json", b"{}".to_vec(), None).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{error}");
+}
+
+async fn rule_unit_tests_over_rest(app: TestApp) {
+    let client = app.client();
+    let rule = json!({"name": "InstanceDown", "expression": "up == 0", "for": "5m",
+                      "severity": "page", "summary": "{{ $labels.instance }} down"});
+    let (status, _) = client.post("/api/v1/rules", &rule).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let unit_test = |severity: &str| {
+        format!(
+            "evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'up{{job=\"node\", instance=\"a:9100\"}}'
+        values: '0x10'
+    alert_rule_test:
+      - eval_time: 10m
+        alertname: InstanceDown
+        exp_alerts:
+          - exp_labels: {{severity: {severity}, job: node, instance: 'a:9100'}}
+            exp_annotations: {{summary: 'a:9100 down'}}
+"
+        )
+    };
+    let run = |body: String| {
+        let client = &client;
+        async move {
+            client
+                .raw("POST", "/api/v1/rules/test", "application/yaml", body.into_bytes(), None)
+                .await
+        }
+    };
+    let (status, verdict) = run(unit_test("page")).await;
+    assert_eq!(status, StatusCode::OK, "{verdict}");
+    assert_eq!(verdict["passed"], true);
+    assert!(verdict["output"].as_str().unwrap().contains("SUCCESS"), "{verdict}");
+
+    let (status, verdict) = run(unit_test("warning")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{verdict}");
+    assert_eq!(verdict["passed"], false);
+    let output = verdict["output"].as_str().unwrap();
+    assert!(output.contains("FAILED") && output.contains("InstanceDown"), "{output}");
+
+    let (status, body) = run("just: text".to_owned()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("tests"), "{body}");
 }

@@ -377,6 +377,29 @@ fn eight_threads_insert_4000_rules(db: &TestDb) {
         db.store.list_rules(&RuleFilter::default()).unwrap().iter().map(|r| r.id).collect();
     let unique: std::collections::BTreeSet<_> = ids.iter().collect();
     assert_eq!(unique.len(), 4_000);
+
+    // One revision per write, numbered 1..=4000 without a gap or a duplicate, each naming
+    // its one rule, and a thread's writes numbered in the order it made them.
+    let page = Page { limit: Some(5_000), offset: 0 };
+    let revisions = db.store.list_revisions(page).unwrap();
+    let mut numbers: Vec<i64> = revisions.iter().map(|r| r.number).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=4_000).collect::<Vec<i64>>());
+    assert!(revisions.iter().all(|r| r.changed == 1 && r.action == "create_rule"));
+    assert_eq!(db.store.latest_revision().unwrap(), 4_000);
+    let rules = db.store.list_rules(&RuleFilter::default()).unwrap();
+    for thread in 0..8 {
+        let written: Vec<i64> = (0..20)
+            .map(|i| {
+                let name = format!("T{thread}R{i}");
+                let rule = rules.iter().find(|r| r.spec.name.as_deref() == Some(&name)).unwrap();
+                let history = db.store.rule_history(rule.id).unwrap();
+                assert_eq!(history.len(), 1, "{name}");
+                history[0].number
+            })
+            .collect();
+        assert!(written.windows(2).all(|w| w[0] < w[1]), "thread {thread}: {written:?}");
+    }
 }
 
 fn original_schema_rows_read_back(db: &TestDb) {
