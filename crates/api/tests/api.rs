@@ -358,7 +358,7 @@ async fn invalid_payloads_get_their_status_and_change_nothing(app: TestApp) {
     let (status, body) = client
         .post(
             "/api/v1/rules",
-            &json!({"expression": "up ==", "for": "x", "severity": "", "labels": {"9": "x"}}),
+            &json!({"expression": "up ==", "for": "x", "severity": " ", "labels": {"9": "x"}}),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);

@@ -74,7 +74,8 @@ pub struct RuleSpec {
     /// alert rules only, Prometheus 2.42 and later); `None` renders none.
     #[serde(default)]
     pub keep_firing_for: Option<String>,
-    /// The `severity` label of an alert rule.
+    /// The `severity` label of an alert rule (`warning` when a new rule leaves it out);
+    /// empty renders no `severity` label.
     #[serde(default = "default_severity")]
     pub severity: String,
     /// The `summary` annotation of an alert rule; empty means none.

@@ -111,8 +111,9 @@ impl RuleSpec {
         }
 
         if is_alert {
-            if self.severity.trim().is_empty() {
-                errors.add("severity", "must not be empty");
+            // Empty is an alert without a `severity` label, as rule files often have.
+            if !self.severity.is_empty() && self.severity.trim().is_empty() {
+                errors.add("severity", "must not be blank (leave it empty for no label)");
             } else {
                 check_text("severity", &self.severity, &mut errors);
             }

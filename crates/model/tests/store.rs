@@ -213,7 +213,7 @@ fn invalid_rules() -> Vec<(&'static str, RuleSpec, &'static str)> {
             RuleSpec { name: Some("Disk\nFull".into()), ..alert("up") },
             "name",
         ),
-        ("empty severity", RuleSpec { severity: String::new(), ..alert("up") }, "severity"),
+        ("blank severity", RuleSpec { severity: "  ".into(), ..alert("up") }, "severity"),
         (
             "recording rule without name",
             RuleSpec { name: None, ..RuleSpec::record("x", "up") },
@@ -268,7 +268,7 @@ fn invalid_rules_are_rejected_with_the_field_named(db: &TestDb) {
     let many = RuleSpec {
         name: Some(String::new()),
         for_duration: Some("soon".into()),
-        severity: String::new(),
+        severity: " ".into(),
         labels: BTreeMap::from([("__x".into(), "y".into())]),
         ..RuleSpec::alert("rate(")
     };

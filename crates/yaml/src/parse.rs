@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use promrules_model::{DEFAULT_SEVERITY, GroupSpec, GroupedRules, RuleKind, RuleSpec};
+use promrules_model::{GroupSpec, GroupedRules, RuleKind, RuleSpec};
 use serde::Deserialize;
 
 use crate::error::Error;
@@ -59,7 +59,7 @@ pub fn parse_file(path: &Path, heal_label: &HealLabel) -> Result<RuleFile, Error
 
 /// Reads the text of a rule file; `file` names it in errors.
 ///
-/// The `severity` label of an alert becomes its severity (`warning` when absent), the heal
+/// The `severity` label of an alert becomes its severity (empty when absent), the heal
 /// label with its value sets `heal_enabled`, and the `summary` and `description`
 /// annotations become those fields.
 pub fn parse(text: &str, file: &str, heal_label: &HealLabel) -> Result<RuleFile, Error> {
@@ -136,7 +136,8 @@ fn rule_spec(doc: RuleDoc, heal_label: &HealLabel) -> Result<RuleSpec, (String, 
                 expression: expr,
                 for_duration,
                 keep_firing_for,
-                severity: labels.remove("severity").unwrap_or_else(|| DEFAULT_SEVERITY.to_owned()),
+                // No `severity` label stays none: adding one would change routing.
+                severity: labels.remove("severity").unwrap_or_default(),
                 summary: annotations.remove("summary").unwrap_or_default(),
                 description: annotations.remove("description").unwrap_or_default(),
                 heal_enabled,

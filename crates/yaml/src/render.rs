@@ -262,7 +262,9 @@ fn write_rule(out: &mut String, name: &str, spec: &RuleSpec, heal_label: &HealLa
     let mut labels: Vec<(&str, &str)> =
         spec.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     if is_alert {
-        labels.push(("severity", &spec.severity));
+        if !spec.severity.is_empty() {
+            labels.push(("severity", &spec.severity));
+        }
         if spec.heal_enabled {
             // The routing label wins over an extra label of the same name, so a heal-enabled
             // alert always reaches the executor.
