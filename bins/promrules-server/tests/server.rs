@@ -581,3 +581,21 @@ fn history_restore_lint_and_rule_unit_tests_from_the_cli() {
     let (ok, out, _) = cli(&["test-rules", "--revision", "2", pass.to_str().unwrap()]);
     assert!(!ok, "after revision 2 the alert needs up == 1: {out}");
 }
+
+#[test]
+fn the_example_rule_file_imports_and_its_unit_tests_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/rules");
+    let db = dir.path().join("rules.db");
+    let db = db.to_str().unwrap();
+    let rules = examples.join("team-rules.yml");
+    let imported = run(dir.path(), &["--database", db, "import", rules.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&imported.stdout);
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    assert!(stdout.contains("created 4, updated 0"), "{stdout}");
+    let tests = examples.join("team-rules.test.yml");
+    let tested = run(dir.path(), &["--database", db, "test-rules", tests.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&tested.stdout);
+    assert!(tested.status.success(), "{stdout}{}", String::from_utf8_lossy(&tested.stderr));
+    assert!(stdout.starts_with("PASSED"), "{stdout}");
+}

@@ -532,7 +532,18 @@ async fn openapi_lists_every_route_and_each_answers() {
         "/api/v1/exporters",
         "/api/v1/exporters/{id}",
         "/api/v1/targets",
+        "/api/v1/rules/test",
+        "/api/v1/import",
+        "/api/v1/revisions",
+        "/api/v1/revisions/{n}",
+        "/api/v1/revisions/{n}/restore",
+        "/api/v1/rules/{id}/history",
+        "/api/v1/hosts",
+        "/api/v1/hosts/{id}",
+        "/api/v1/deployments",
+        "/api/v1/deployments/{id}",
         "/rules",
+        "/deploy",
         "/healthz",
         "/metrics",
         "/api/v1/openapi.json",
@@ -541,7 +552,7 @@ async fn openapi_lists_every_route_and_each_answers() {
             .get(route)
             .unwrap_or_else(|| panic!("`{route}` missing from the OpenAPI document"));
         for method in methods.as_object().unwrap().keys() {
-            let path = route.replace("{id}", "1").replace("{host}", "web01");
+            let path = route.replace("{id}", "1").replace("{n}", "1").replace("{host}", "web01");
             let body = if matches!(method.as_str(), "post" | "put" | "patch") {
                 b"{}".to_vec()
             } else {
@@ -551,7 +562,7 @@ async fn openapi_lists_every_route_and_each_answers() {
                 client.raw(&method.to_uppercase(), &path, "application/json", body, None).await;
             assert!(
                 status != StatusCode::METHOD_NOT_ALLOWED
-                    && (status != StatusCode::NOT_FOUND || route.contains("{id}")),
+                    && (status != StatusCode::NOT_FOUND || route.contains('{')),
                 "{method} {route}: {status}"
             );
         }

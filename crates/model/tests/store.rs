@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use promrules_model::{
-    Error, GroupPatch, GroupSpec, Page, RuleFilter, RuleKind, RulePatch, RuleSpec, Store,
+    Error, GroupPatch, GroupSpec, GroupedRules, ImportOptions, Page, RuleFilter, RuleKind,
+    RulePatch, RuleSpec, Store,
 };
 use support::TestDb;
 
@@ -30,6 +31,7 @@ test_support::on_both_backends!(TestDb:
     invalid_targets_are_rejected_with_the_field_named,
     importing_a_target_model_upserts_by_name,
     revisions_rewind_and_restore_with_ids,
+    a_1000_rule_import_is_one_transaction_and_one_revision,
 );
 
 fn heal_rule() -> RuleSpec {
@@ -561,4 +563,40 @@ fn revisions_rewind_and_restore_with_ids(db: &TestDb) {
     assert_eq!(store.get_rule(doomed.id).unwrap().spec.expression, "up == 1", "back with its id");
     assert_eq!(store.get_rule(kept.id).unwrap().spec.expression, "up == 0");
     assert!(matches!(store.snapshot_at(after_two + 100), Err(Error::NotFound { .. })));
+}
+
+/// Readers during a 1,000-rule import see none of it or all of it, and it is one revision.
+fn a_1000_rule_import_is_one_transaction_and_one_revision(db: &TestDb) {
+    let groups: Vec<GroupedRules> = (0..10)
+        .map(|group| GroupedRules {
+            group: GroupSpec::named(format!("team-{group}")),
+            rules: (0..100)
+                .map(|i| RuleSpec {
+                    name: Some(format!("Down{i}")),
+                    ..RuleSpec::alert(format!("up{{job=\"{group}-{i}\"}} == 0"))
+                })
+                .collect(),
+        })
+        .collect();
+    let before = db.store.latest_revision().unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let seen = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let mut seen = std::collections::BTreeSet::new();
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                seen.insert(db.store.count_rules(&RuleFilter::default()).unwrap());
+            }
+            seen.insert(db.store.count_rules(&RuleFilter::default()).unwrap());
+            seen
+        });
+        let report = db.store.import(&groups, ImportOptions::default()).unwrap();
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!((report.created, report.revision), (1_000, Some(before + 1)));
+        reader.join().unwrap()
+    });
+    assert!(seen.iter().all(|count| *count == 0 || *count == 1_000), "readers saw {seen:?}");
+    assert_eq!(db.store.latest_revision().unwrap(), before + 1);
+    let revision = db.store.get_revision(before + 1).unwrap();
+    assert_eq!(revision.action, "import");
+    assert_eq!(revision.changes.len(), 1_010, "1,000 rules and 10 groups, each before and after");
 }
