@@ -282,7 +282,12 @@ fn a_rule_file_whose_reload_fails_is_rolled_back() {
 fn pull_from_the_server_needs_the_token_and_matches_the_api() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = database(dir.path());
-    let config = promrules_api::Config { tokens: vec!["s3cret".into()], ..Default::default() };
+    let config = promrules_api::Config {
+        tokens: vec![
+            promrules_api::Token::new("exporter", promrules_api::Scope::Read, "s3cret").unwrap(),
+        ],
+        ..Default::default()
+    };
     let app = promrules_api::router(promrules_api::AppState::new(store, config));
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
@@ -322,9 +327,17 @@ fn pull_from_the_server_needs_the_token_and_matches_the_api() {
 
     let rules = dir.path().join("rules.yml");
     let rules_arg = rules.display().to_string();
-    let output = export(&["rules", &rules_arg, "--from", &base, "--shard", "nowhere"]);
-    assert!(stderr(&output).contains("no shard named `nowhere`"), "{}", stderr(&output));
+    // Reads need the token too: rules.yml is not public once tokens exist.
     let output = export(&["rules", &rules_arg, "--from", &base, "--shard", "eu"]);
+    assert!(stderr(&output).contains("401"), "{}", stderr(&output));
+    let with_token = |shard: &'static str| {
+        let args =
+            ["rules", &rules_arg, "--from", &base, "--token-file", &token_arg, "--shard", shard];
+        export(&args)
+    };
+    let output = with_token("nowhere");
+    assert!(stderr(&output).contains("no shard named `nowhere`"), "{}", stderr(&output));
+    let output = with_token("eu");
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(std::fs::read_to_string(&rules).unwrap(), "groups: []\n");
 }

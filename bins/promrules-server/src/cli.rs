@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{ArgAction, Parser, Subcommand};
+use promrules_api::{Scope, Token};
 use promrules_yaml::HealLabel;
 
 #[derive(Debug, Parser)]
@@ -132,13 +133,18 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "PROMRULES_LISTEN", default_value = "127.0.0.1:8090")]
     pub(crate) listen: SocketAddr,
 
-    /// A bearer token accepted for mutating requests; repeat for several (PROMRULES_TOKENS: comma-separated)
-    #[arg(long = "token", env = "PROMRULES_TOKENS", value_delimiter = ',', hide_env_values = true)]
-    pub(crate) tokens: Vec<String>,
+    /// A bearer token with every scope, named `admin`; repeat for several (PROMRULES_TOKENS: comma-separated)
+    #[arg(long = "token", env = "PROMRULES_TOKENS", value_delimiter = ',', hide_env_values = true,
+          value_parser = admin_token)]
+    pub(crate) tokens: Vec<Token>,
 
-    /// A file with one accepted token per line (keeps tokens out of the process list)
+    /// A file of named, scoped tokens, one `NAME SCOPE TOKEN` per line (scopes: read, write, deploy, admin; `#` comments)
     #[arg(long, env = "PROMRULES_TOKEN_FILE")]
     pub(crate) token_file: Option<PathBuf>,
+
+    /// With tokens, let plain reads through without one (never hosts, tokens or /api/v1/targets)
+    #[arg(long)]
+    pub(crate) public_reads: bool,
 
     /// Allow listening beyond loopback without any token
     #[arg(long)]
@@ -208,4 +214,9 @@ pub(crate) struct ImportArgs {
     /// The label that marks heal-enabled alerts, as NAME=VALUE
     #[arg(long, default_value = "heal=true")]
     pub(crate) heal_label: HealLabel,
+}
+
+/// A `--token` value: a token named `admin` with every scope (an empty value is none).
+fn admin_token(secret: &str) -> Result<Token, String> {
+    Token::new("admin", Scope::Admin, secret)
 }

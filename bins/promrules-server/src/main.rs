@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use promrules_api::{AppState, Config, router};
+use promrules_api::{AppState, Config, Token, router};
 use promrules_model::Store;
 
 mod cli;
@@ -55,13 +55,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
-    let mut tokens: Vec<String> =
-        args.tokens.into_iter().filter(|token| !token.is_empty()).collect();
+    let mut tokens = args.tokens;
     if let Some(path) = &args.token_file {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading token file `{}`", path.display()))?;
-        tokens
-            .extend(text.lines().map(str::trim).filter(|line| !line.is_empty()).map(str::to_owned));
+        tokens.extend(
+            Token::parse_file(&text).with_context(|| format!("token file `{}`", path.display()))?,
+        );
     }
     if tokens.is_empty() && !args.listen.ip().is_loopback() && !args.insecure_no_auth {
         bail!(
@@ -72,6 +72,7 @@ fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
     }
     let config = Config {
         tokens,
+        public_reads: args.public_reads,
         body_limit: args.body_limit,
         heal_label: args.heal_label,
         ..Config::default()

@@ -110,7 +110,7 @@ fn serve_on_the_default_sqlite_file_then_shut_down_gracefully() {
 }
 
 #[test]
-fn tokens_from_the_environment_guard_writes() {
+fn tokens_from_the_environment_guard_reads_and_writes() {
     let dir = tempfile::tempdir().unwrap();
     let port = test_support::free_port("127.0.0.1");
     let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -126,6 +126,8 @@ fn tokens_from_the_environment_guard_writes() {
     let agent = agent();
     let url = format!("http://{address}/api/v1/rules");
     assert_eq!(agent.post(&url).send_json(json!({"expression": "up"})).unwrap().status(), 401);
+    // With tokens configured, reads need one too (unless --public-reads).
+    assert_eq!(agent.get(&url).call().unwrap().status(), 401);
     let authorized = agent
         .post(&url)
         .header("Authorization", "Bearer beta")

@@ -25,7 +25,8 @@ pub(crate) async fn start(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<DeployRequest>,
 ) -> Result<(StatusCode, Json<Started>), ApiError> {
-    let started = state.rollout.start("api", Hosts::Stored, request).await?;
+    let started =
+        state.rollout.start(&crate::auth::current_actor(), Hosts::Stored, request).await?;
     let (id, rollout) = (started.id, state.rollout.clone());
     tokio::spawn(async move {
         if let Err(error) = rollout.run(started, |_| {}).await {
@@ -66,8 +67,10 @@ pub(crate) async fn deploy_compat(
     JsonBody(body): JsonBody<CompatDeploy>,
 ) -> Result<(StatusCode, Json<CompatDeployed>), ApiError> {
     let hosts = Hosts::NamedOrAt(body.host);
-    let deployed =
-        state.rollout.deploy("api:/deploy", hosts, DeployRequest::default(), |_| {}).await?;
+    let deployed = state
+        .rollout
+        .deploy(&crate::auth::current_actor(), hosts, DeployRequest::default(), |_| {})
+        .await?;
     let report = &deployed.reports[0];
     let status = if report.outcome.is_failure() { StatusCode::BAD_GATEWAY } else { StatusCode::OK };
     Ok((

@@ -3,7 +3,7 @@
 //! [`router`] builds the whole application from an [`AppState`], so tests drive it with
 //! `tower::ServiceExt::oneshot` and no socket. Every error becomes a response in one place,
 //! [`ApiError`]: a JSON body `{"error": "...", "fields": {"<field>": "<problem>"}}` with
-//! 400 (malformed JSON or query), 401 (missing or wrong token), 404, 409, 413, 415 or 422
+//! 400 (malformed JSON or query), 401 (missing or wrong token), 403 (too small a scope), 404, 409, 413, 415 or 422
 //! (validation, every bad field listed).
 //!
 //! Routes, all JSON unless said otherwise:
@@ -23,8 +23,10 @@
 //! - `POST /rules` and `POST /deploy`: the original Flask pipeline's routes and payloads;
 //! - `/api/v1/openapi.json`, `/healthz`, `/metrics` (Prometheus text format).
 //!
-//! With tokens configured, every mutating request needs `Authorization: Bearer <token>`, and
-//! so does `GET /api/v1/targets` (it is the scrape inventory, host names and all).
+//! - `GET /api/v1/tokens`: the configured tokens' names and scopes.
+//!
+//! With tokens configured, every route but `/healthz` needs `Authorization: Bearer <token>`
+//! with a token of the route's [`Scope`] (see [`auth`](crate::auth) for the table).
 //!
 //! # Example
 //!
@@ -46,6 +48,7 @@ use promrules_model::{Exporter, Farm, Project, Service, Shard, Store};
 use promrules_rollout::Rollout;
 use promrules_yaml::HealLabel;
 
+pub use crate::auth::{Scope, Token, TokenError};
 pub use crate::error::ApiError;
 pub use crate::metrics::Metrics;
 
@@ -65,8 +68,10 @@ mod targets;
 /// How the API behaves; the server binary fills it from flags and environment.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Bearer tokens accepted for mutating requests; empty means no authentication.
-    pub tokens: Vec<String>,
+    /// The named, scoped bearer tokens; empty means no authentication.
+    pub tokens: Vec<Token>,
+    /// With tokens: plain reads (not hosts, tokens or targets) need none.
+    pub public_reads: bool,
     /// The largest accepted request body, in bytes.
     pub body_limit: usize,
     /// The label that routes heal-enabled alerts to the executor, in rendered files.
@@ -81,6 +86,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             tokens: Vec::new(),
+            public_reads: false,
             body_limit: 1024 * 1024,
             heal_label: HealLabel::default(),
             ssh_control_dir: std::env::temp_dir(),
@@ -103,8 +109,6 @@ impl AppState {
     pub fn new(store: Store, config: Config) -> AppState {
         let rollout =
             Rollout::new(store.clone(), &config.ssh_control_dir, config.heal_label.clone());
-        // Until tokens have names, every write through the API is recorded as by `api`.
-        let store = store.acting_as("api");
         AppState { store, config: Arc::new(config), metrics: Arc::new(Metrics::new()), rollout }
     }
 
@@ -129,7 +133,8 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
     {
-        let store = self.store.clone();
+        // Writes are recorded as by the request's token (see `auth`).
+        let store = self.store.acting_as(auth::current_actor());
         tokio::task::spawn_blocking(move || call(&store))
             .await
             .map_err(|error| ApiError::internal(format!("store task failed: {error}")))?
@@ -193,13 +198,8 @@ pub fn router(state: AppState) -> Router {
                 .put(targets::replace::<Exporter>)
                 .delete(targets::delete::<Exporter>),
         )
-        .route(
-            "/targets",
-            get(targets::render).route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                auth::require_token,
-            )),
-        )
+        .route("/targets", get(targets::render))
+        .route("/tokens", get(auth::list))
         .route("/deployments", post(deployments::start))
         .route("/deployments/{id}", get(deployments::get))
         .route("/openapi.json", get(openapi));
@@ -211,7 +211,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::serve))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), signal_changes))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token_for_writes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::observe))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .with_state(state)

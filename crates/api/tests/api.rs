@@ -2,6 +2,7 @@
 //! over a real socket for concurrency.
 
 use axum::http::StatusCode;
+use promrules_api::Scope;
 use serde_json::{Value, json};
 use support::TestApp;
 
@@ -441,39 +442,83 @@ async fn rendered_rule_file_and_etag(app: TestApp) {
     assert!(other_datasource.contains("DiskFull") && !other_datasource.contains("Quiet"));
 }
 
-async fn tokens_guard_mutations(app: TestApp) {
-    let app = app.with_tokens(&["first-token", "second-token"]);
-    let anonymous = app.client();
-    let (status, body) = anonymous.post("/api/v1/rules", &json!({"expression": "up"})).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(body["error"].as_str().unwrap().contains("Bearer"));
-    assert_eq!(
-        anonymous.post("/rules", &json!({"expression": "up"})).await.0,
-        StatusCode::UNAUTHORIZED
-    );
+const TOKENS: [(&str, Scope, &str); 4] = [
+    ("reader", Scope::Read, "reader-secret-1"),
+    ("editor", Scope::Write, "editor-secret-2"),
+    ("deployer", Scope::Deploy, "deployer-secret-3"),
+    ("root", Scope::Admin, "root-secret-4"),
+];
 
-    let wrong = app.client().with_token("first-tokeN");
-    assert_eq!(
-        wrong.post("/api/v1/rules", &json!({"expression": "up"})).await.0,
-        StatusCode::UNAUTHORIZED
+async fn tokens_guard_mutations(app: TestApp) {
+    let app = app.with_tokens(&TOKENS);
+    let as_token = |secret: &str| app.client().with_token(secret);
+    let anonymous = app.client();
+    let rule = json!({"expression": "up"});
+    let (status, body) = anonymous.post("/api/v1/rules", &rule).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        body["error"].as_str().unwrap().contains("Bearer <token>` with scope `write`"),
+        "{body}"
     );
+    assert_eq!(anonymous.post("/rules", &rule).await.0, StatusCode::UNAUTHORIZED);
+    let (status, body) = anonymous.get("/api/v1/rules").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "with tokens, reads need one too: {body}");
+    assert_eq!(anonymous.text("/healthz", None).await.0, StatusCode::OK, "health stays open");
+
+    let (status, body) = as_token("editor-secret-2x").post("/api/v1/rules", &rule).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body["error"].as_str().unwrap().contains("not valid"), "{body}");
+    let (status, body) = as_token("reader-secret-1").post("/api/v1/rules", &rule).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"], "token `reader` has scope `read`; this request needs `write`");
     assert_eq!(app.rule_count(), 0);
 
-    let (status, created) = app
-        .client()
-        .with_token("second-token")
-        .post("/api/v1/rules", &json!({"expression": "up"}))
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    let (status, created) = as_token("editor-secret-2").post("/api/v1/rules", &rule).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, revisions) = as_token("reader-secret-1").get("/api/v1/revisions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(revisions["revisions"][0]["actor"], "editor", "the token's name is the actor");
     let (status, _) =
         anonymous.send("DELETE", &format!("/api/v1/rules/{}", created["id"]), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(anonymous.get("/api/v1/rules").await.0, StatusCode::OK, "reads need no token");
-    assert_eq!(app.rule_count(), 1);
-    // ...except the scrape inventory.
+
+    // The scheme is case-insensitive (RFC 7235).
+    let lower = app.router();
+    let request = axum::http::Request::get("/api/v1/rules")
+        .header("authorization", "bearer reader-secret-1")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(lower, request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // Deploys need `deploy`; hosts and the token list need `admin`.
+    let (status, body) = as_token("editor-secret-2").post("/api/v1/deployments", &json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) =
+        as_token("deployer-secret-3").post("/api/v1/deployments", &json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "allowed, but there is no host: {body}");
+    let (status, _) = as_token("deployer-secret-3").get("/api/v1/hosts").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, hosts) = as_token("root-secret-4").get("/api/v1/hosts").await;
+    assert_eq!(status, StatusCode::OK, "{hosts}");
+    let (status, tokens) = as_token("root-secret-4").get("/api/v1/tokens").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(tokens["tokens"][1], json!({"name": "editor", "scope": "write"}));
+    assert!(!tokens.to_string().contains("secret"), "{tokens}");
+
+    // With public reads, plain reads are open; hosts, tokens, farms and targets never are.
+    let public = TestApp::sqlite().with_tokens(&TOKENS).with_public_reads();
+    let anonymous = public.client();
+    assert_eq!(anonymous.get("/api/v1/rules").await.0, StatusCode::OK);
+    assert_eq!(anonymous.text("/api/v1/rules.yml", None).await.0, StatusCode::OK);
+    assert_eq!(anonymous.get("/api/v1/hosts").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.get("/api/v1/tokens").await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(anonymous.text("/api/v1/targets", None).await.0, StatusCode::UNAUTHORIZED);
-    let reader = app.client().with_token("first-token");
-    let (status, _, body) = reader.text("/api/v1/targets", None).await;
+    assert_eq!(anonymous.get("/api/v1/farms").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.get("/api/v1/shards").await.0, StatusCode::OK);
+    assert_eq!(anonymous.post("/api/v1/rules", &rule).await.0, StatusCode::UNAUTHORIZED);
+    let (status, _, body) =
+        public.client().with_token("reader-secret-1").text("/api/v1/targets", None).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "[]\n"));
 }
 

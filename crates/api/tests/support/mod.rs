@@ -4,7 +4,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
-use promrules_api::{AppState, Config, router};
+use promrules_api::{AppState, Config, Scope, Token, router};
 use promrules_model::{RuleFilter, Store};
 use serde_json::Value;
 use test_support::Postgres;
@@ -34,8 +34,17 @@ impl TestApp {
         TestApp { store: Store::open(&url).unwrap(), config: Config::default(), url, _dir: None }
     }
 
-    pub(crate) fn with_tokens(mut self, tokens: &[&str]) -> TestApp {
-        self.config.tokens = tokens.iter().map(|t| t.to_string()).collect();
+    /// Named tokens: `(name, scope, secret)`.
+    pub(crate) fn with_tokens(mut self, tokens: &[(&str, Scope, &str)]) -> TestApp {
+        self.config.tokens = tokens
+            .iter()
+            .map(|(name, scope, secret)| Token::new(name, *scope, secret).unwrap())
+            .collect();
+        self
+    }
+
+    pub(crate) fn with_public_reads(mut self) -> TestApp {
+        self.config.public_reads = true;
         self
     }
 
