@@ -125,6 +125,14 @@ pub(crate) struct FileArgs {
     #[arg(long)]
     pub(crate) allow_empty: bool,
 
+    /// Replace the file that OUT links to (default: a symlink at OUT is refused)
+    #[arg(long)]
+    pub(crate) follow_symlink: bool,
+
+    /// The largest answer (or existing OUT) read, in bytes or with KiB, MiB or GiB
+    #[arg(long, default_value = "64MiB", value_parser = parse_size)]
+    pub(crate) max_size: u64,
+
     /// Keep running: poll every INTERVAL (such as 30s) and write and reload only on change
     #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
     pub(crate) watch: Option<Duration>,
@@ -134,6 +142,26 @@ pub(crate) fn parse_interval(text: &str) -> Result<Duration, String> {
     promrules_model::parse_duration(text)
         .map_err(|e| e.to_string())
         .and_then(|d| if d.is_zero() { Err("must be more than 0s".into()) } else { Ok(d) })
+}
+
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, ""),
+    };
+    let factor = match unit {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return Err(format!("`{text}` is not a size such as 1048576, 512KiB or 64MiB")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{text}` is not a size such as 1048576, 512KiB or 64MiB"))
 }
 
 pub(crate) fn parse_mode(text: &str) -> Result<u32, String> {
@@ -162,5 +190,8 @@ mod tests {
         assert!(parse_mode("999").is_err() && parse_mode("77777").is_err());
         assert_eq!(parse_interval("1m30s"), Ok(Duration::from_secs(90)));
         assert!(parse_interval("0s").is_err() && parse_interval("soon").is_err());
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("0").is_err() && parse_size("5MB").is_err() && parse_size("").is_err());
     }
 }

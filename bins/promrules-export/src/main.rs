@@ -62,6 +62,8 @@ fn run(command: Command) -> anyhow::Result<()> {
     export.reload = file.reload.as_deref().map(|url| prometheus(url, &file.auth)).transpose()?;
     export.promtool = promtool;
     export.allow_empty = file.allow_empty;
+    export.follow_symlink = file.follow_symlink;
+    export.max_size = file.max_size;
     let Some(interval) = file.watch else {
         let outcome = export.run_once()?;
         report(&export, outcome);
@@ -97,7 +99,9 @@ fn source(file: &FileArgs) -> anyhow::Result<Source> {
             ),
             None => file.token.clone(),
         };
-        return Ok(Source::Server(Server::new(url, token, file.ca_file.as_deref())?));
+        let mut server = Server::new(url, token, file.ca_file.as_deref())?;
+        server.max_size = file.max_size;
+        return Ok(Source::Server(server));
     }
     let url = file.database.as_deref().unwrap_or_default();
     Ok(Source::Database(Store::open_existing(url)?))

@@ -234,11 +234,12 @@ fn a_rule_file_whose_reload_fails_is_rolled_back() {
     wait_for("the rule to load", || (host.loaded_rules() == ["ExportedRule"]).then_some(()));
     let good = std::fs::read(host.rule_file()).unwrap();
 
-    // PromQL is fine, but the Go template is not: the model accepts it, Prometheus does not.
+    // The model refuses broken templates, but it knows the template functions of every
+    // Prometheus release: `toDuration` is newer than Debian 12's 2.42, which rejects the file.
     store
         .create_rule(&RuleSpec {
-            name: Some("BrokenTemplate".into()),
-            summary: "{{ $labels.instance ".into(),
+            name: Some("NewerFunction".into()),
+            summary: "{{ 300 | toDuration }}".into(),
             datasource_id: Some(eu.id),
             ..RuleSpec::alert("up == 1")
         })
@@ -656,4 +657,119 @@ fn reload_on_change_follows_a_replaced_directory() {
     drop(running);
     std::fs::remove_dir_all(&old).unwrap();
     std::fs::write(host.rule_file(), "groups: []\n").unwrap();
+}
+
+/// A server on loopback that answers every request with 200 and `body`, for `requests`
+/// requests; its base URL.
+fn answering(body: Vec<u8>, requests: usize) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let mut stream = stream.unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    base
+}
+
+#[test]
+fn a_bad_answer_never_replaces_a_good_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let targets = dir.path().join("targets.json");
+    let rules = dir.path().join("rules.yml");
+    let good_targets = b"[{\"targets\":[\"a:9100\"],\"labels\":{\"job\":\"node\"}}]\n";
+    let good_rules = b"groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up == 0\n";
+    std::fs::write(&targets, good_targets).unwrap();
+    std::fs::write(&rules, good_rules).unwrap();
+    let garbage: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
+    for (kind, out, body, expected) in [
+        ("targets", &targets, b"<html><form>Sign in</form></html>".to_vec(), "not a file_sd JSON"),
+        ("targets", &targets, Vec::new(), "not a file_sd JSON"),
+        ("targets", &targets, garbage.clone(), "not a file_sd JSON"),
+        ("targets", &targets, b"[{\"targets\": [\"a b\"]}]".to_vec(), "is not host[:port]"),
+        ("rules", &rules, b"<html><form>Sign in</form></html>".to_vec(), "cannot be used"),
+        ("rules", &rules, Vec::new(), "is empty"),
+        ("rules", &rules, garbage.clone(), "is not UTF-8"),
+        (
+            "rules",
+            &rules,
+            b"groups:\n- name: g\n  rules:\n  - alert: A\n    expr: sum(\n".to_vec(),
+            "PromQL",
+        ),
+    ] {
+        let base = answering(body, 1);
+        let out_arg = out.display().to_string();
+        // --no-promtool: the model's own validation must catch it.
+        let mut args = vec![kind, &out_arg, "--from", &base];
+        if kind == "rules" {
+            args.push("--no-promtool");
+        }
+        let output = export(&args);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{kind}: {message}");
+        assert!(
+            message.contains(expected) && message.contains("left as it was"),
+            "{kind}: {message}"
+        );
+    }
+    assert_eq!(std::fs::read(&targets).unwrap(), good_targets);
+    assert_eq!(std::fs::read(&rules).unwrap(), good_rules);
+
+    // An answer above --max-size fails too, without reading it all.
+    let base = answering(vec![b' '; 4096], 1);
+    let out_arg = targets.display().to_string();
+    let output = export(&["targets", &out_arg, "--from", &base, "--max-size", "1KiB"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("larger than --max-size"), "{}", stderr(&output));
+    assert_eq!(std::fs::read(&targets).unwrap(), good_targets);
+}
+
+#[test]
+fn only_a_regular_file_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = b"[{\"targets\":[\"a:9100\"],\"labels\":{}}]".to_vec();
+
+    // Devices are neither replaced nor read (`/dev/full` reads without end).
+    for device in ["/dev/null", "/dev/full"] {
+        let base = answering(good.clone(), 1);
+        let output = export(&["targets", device, "--from", &base]);
+        assert_eq!(output.status.code(), Some(1), "{device}");
+        assert!(stderr(&output).contains("is not a regular file"), "{}", stderr(&output));
+        let meta = std::fs::metadata(device).unwrap();
+        assert!(std::os::unix::fs::FileTypeExt::is_char_device(&meta.file_type()), "{device}");
+    }
+
+    // A symlink is refused unless --follow-symlink; then its target is replaced.
+    let real = dir.path().join("real.json");
+    std::fs::write(&real, "[]").unwrap();
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let link_arg = link.display().to_string();
+    let base = answering(good.clone(), 2);
+    let output = export(&["targets", &link_arg, "--from", &base]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("is a symlink"), "{}", stderr(&output));
+    assert_eq!(std::fs::read(&real).unwrap(), b"[]");
+    let output = export(&["targets", &link_arg, "--from", &base, "--follow-symlink"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(std::fs::read(&real).unwrap(), good);
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "still a link");
+
+    // An existing file larger than --max-size is not read.
+    let big = dir.path().join("big.json");
+    std::fs::write(&big, vec![b' '; 4096]).unwrap();
+    let base = answering(good, 1);
+    let big_arg = big.display().to_string();
+    let output = export(&["targets", &big_arg, "--from", &base, "--max-size", "1KiB"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("larger than --max-size"), "{}", stderr(&output));
 }

@@ -3,78 +3,14 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_promrules-server");
+mod support;
 
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .current_dir(dir)
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-struct Server {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl Server {
-    /// Starts `serve` on a free port; a child that exits right away (its port was taken
-    /// between `free_port` and its bind, as CI saw for other binaries) is retried.
-    fn start(dir: &Path, extra: &[&str]) -> Server {
-        for _ in 0..5 {
-            let port = test_support::free_port("127.0.0.1");
-            let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-            let mut child = Command::new(BIN)
-                .current_dir(dir)
-                .args(["serve", "--listen", &address.to_string()])
-                .args(extra)
-                .stdin(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let listening = test_support::wait_for_port(address, Duration::from_secs(20));
-            std::thread::sleep(Duration::from_millis(200));
-            if listening && child.try_wait().unwrap().is_none() {
-                return Server { child, address };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("the server did not start")
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-
-    /// Sends SIGTERM and returns the exit status and the log.
-    fn terminate(mut self) -> (std::process::ExitStatus, String) {
-        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        let output = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap())
-            .wait_with_output()
-            .unwrap();
-        (output.status, String::from_utf8_lossy(&output.stderr).into_owned())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).build().into()
-}
+use support::{BIN, Server, agent, run};
 
 #[test]
 fn serve_on_the_default_sqlite_file_then_shut_down_gracefully() {
@@ -112,19 +48,9 @@ fn serve_on_the_default_sqlite_file_then_shut_down_gracefully() {
 #[test]
 fn tokens_from_the_environment_guard_reads_and_writes() {
     let dir = tempfile::tempdir().unwrap();
-    let port = test_support::free_port("127.0.0.1");
-    let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut child = Command::new(BIN)
-        .current_dir(dir.path())
-        .args(["serve", "--listen", &address.to_string()])
-        .env("PROMRULES_TOKENS", "alpha,beta")
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(test_support::wait_for_port(address, Duration::from_secs(20)));
+    let server = Server::start_with(dir.path(), &[], &[("PROMRULES_TOKENS", "alpha,beta")]);
     let agent = agent();
-    let url = format!("http://{address}/api/v1/rules");
+    let url = server.url("/api/v1/rules");
     assert_eq!(agent.post(&url).send_json(json!({"expression": "up"})).unwrap().status(), 401);
     // With tokens configured, reads need one too (unless --public-reads).
     assert_eq!(agent.get(&url).call().unwrap().status(), 401);
@@ -133,8 +59,6 @@ fn tokens_from_the_environment_guard_reads_and_writes() {
         .header("Authorization", "Bearer beta")
         .send_json(json!({"expression": "up"}));
     assert_eq!(authorized.unwrap().status(), 201);
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
 
 #[test]

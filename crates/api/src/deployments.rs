@@ -47,9 +47,13 @@ pub(crate) async fn get(
     Ok(Json(state.store(move |store| store.get_deployment(id)).await?))
 }
 
+/// The original's body, plus `dry_run` (the original ignored it and deployed for real).
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct CompatDeploy {
     host: String,
+    #[serde(default)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -69,7 +73,12 @@ pub(crate) async fn deploy_compat(
     let hosts = Hosts::NamedOrAt(body.host);
     let deployed = state
         .rollout
-        .deploy(&crate::auth::current_actor(), hosts, DeployRequest::default(), |_| {})
+        .deploy(
+            &crate::auth::current_actor(),
+            hosts,
+            DeployRequest { dry_run: body.dry_run, ..DeployRequest::default() },
+            |_| {},
+        )
         .await?;
     let report = &deployed.reports[0];
     let status = if report.outcome.is_failure() { StatusCode::BAD_GATEWAY } else { StatusCode::OK };

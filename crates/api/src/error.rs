@@ -75,6 +75,9 @@ impl From<promrules_rollout::RolloutError> for ApiError {
             RolloutError::NoHosts => ApiError::new(unprocessable, "no host to deploy to")
                 .with_field("hosts", "no host is configured"),
             error @ RolloutError::NoHostAt(_) => ApiError::not_found(error.to_string()),
+            error @ RolloutError::AmbiguousAddress { .. } => {
+                ApiError::new(StatusCode::CONFLICT, error.to_string())
+            }
             error @ (RolloutError::CorruptHost { .. } | RolloutError::Task(_)) => {
                 ApiError::internal(error.to_string())
             }

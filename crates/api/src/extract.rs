@@ -30,6 +30,16 @@ where
                 || (mime.starts_with("application/") && mime.ends_with("+json"))
         };
         let bytes = body_of(request, state, "application/json", is_json).await?;
+        // Every body is an object; serde would otherwise take `[]` as a struct whose fields
+        // all have defaults (a deployment to every host, say).
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            let problem = "must be a JSON object, not an array";
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("invalid `body`: {problem}"),
+            )
+            .with_field("body", problem));
+        }
         parse_json(&bytes).map(JsonBody)
     }
 }

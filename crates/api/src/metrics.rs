@@ -84,6 +84,24 @@ impl Metrics {
     }
 }
 
+/// A method as a label value: the standard ones by name, anything a client invents as
+/// `other`, so requests cannot grow the metrics without bound.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    KNOWN.iter().find(|known| *known == method).map_or("other", Method::as_str)
+}
+
 /// Counts and times every request, and logs it at debug level.
 pub(crate) async fn observe(
     State(state): State<AppState>,
@@ -101,7 +119,7 @@ pub(crate) async fn observe(
     let response = next.run(request).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    state.metrics.observe(method.as_str(), &route, status, elapsed.as_secs_f64());
+    state.metrics.observe(method_label(&method), &route, status, elapsed.as_secs_f64());
     log::debug!("{method} {path} {status} {:.3} ms", elapsed.as_secs_f64() * 1e3);
     response
 }

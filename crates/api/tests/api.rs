@@ -646,6 +646,14 @@ async fn sim_host() -> tokio::sync::MutexGuard<'static, test_support::SimHost> {
 async fn deploy_through_the_api(app: TestApp) {
     let sim = sim_host().await;
     let client = app.client();
+    // Hosts may only name shards that exist.
+    let (status, shard) = client.post("/api/v1/shards", &json!({"name": "deploy-eu"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{shard}");
+    let shard = shard["id"].as_i64().unwrap();
+    let unknown = json!({"name": "nowhere", "address": "h", "rule_file": "/r.yml", "prometheus_url": "http://h", "datasources": [shard + 100]});
+    let (status, body) = client.post("/api/v1/hosts", &unknown).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["fields"]["datasources"].as_str().unwrap().contains("no shard"), "{body}");
     let host = json!({
         "name": "prom-1",
         "address": sim.ip,
@@ -655,7 +663,7 @@ async fn deploy_through_the_api(app: TestApp) {
         "known_hosts_file": sim.known_hosts_file(),
         "rule_file": sim.rule_file(),
         "prometheus_url": sim.prometheus_url(),
-        "datasources": [1],
+        "datasources": [shard],
     });
     let (status, stored) = client.post("/api/v1/hosts", &host).await;
     assert_eq!(status, StatusCode::CREATED, "{stored}");
@@ -672,13 +680,13 @@ async fn deploy_through_the_api(app: TestApp) {
     client
         .post(
             "/api/v1/rules",
-            &json!({"name": name, "expression": "vector(1)", "datasource_id": 1}),
+            &json!({"name": name, "expression": "vector(1)", "datasource_id": shard}),
         )
         .await;
     client
         .post(
             "/api/v1/rules",
-            &json!({"name": "OtherShard", "expression": "vector(1)", "datasource_id": 2}),
+            &json!({"name": "OtherShard", "expression": "vector(1)", "datasource_id": shard + 1}),
         )
         .await;
 

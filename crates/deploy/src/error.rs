@@ -18,12 +18,10 @@ pub enum InventoryError {
 /// One step of a deploy that failed on a host.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
-    #[error("ssh connection to {host} failed: {source}")]
-    Connect {
-        host: String,
-        #[source]
-        source: openssh::Error,
-    },
+    /// SSH did not get as far as a session; `step` says which part failed, `detail` is what
+    /// ssh said about it.
+    #[error("ssh connection to {host} failed at the {step} step: {detail}")]
+    Connect { host: String, step: SshStep, detail: String },
     #[error("sftp session with {host} failed: {source}")]
     Sftp {
         host: String,
@@ -68,4 +66,82 @@ pub enum StepError {
         needs: (u64, u64),
         version: String,
     },
+}
+
+/// The part of an SSH connection that failed, read off what ssh printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SshStep {
+    /// Reaching the host: refused, unreachable, unresolvable, timed out.
+    Connect,
+    /// The host's key is unknown or changed.
+    HostKey,
+    /// The host refused the user or key.
+    Authenticate,
+    /// The jump host could not be reached or could not forward.
+    JumpHost,
+}
+
+impl std::fmt::Display for SshStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SshStep::Connect => "connect",
+            SshStep::HostKey => "host key",
+            SshStep::Authenticate => "authenticate",
+            SshStep::JumpHost => "jump host",
+        })
+    }
+}
+
+impl SshStep {
+    /// Classifies ssh's own message; `jump_host` is the host's jump host, whose name in a
+    /// failure means the hop failed. The order matters: a changed key also says "permission".
+    pub(crate) fn of(message: &str, jump_host: Option<&str>) -> SshStep {
+        let lower = message.to_ascii_lowercase();
+        let host_key = [
+            "host key verification failed",
+            "remote host identification has changed",
+            "no matching host key",
+            "host key for",
+            "is not known",
+        ];
+        if host_key.iter().any(|marker| lower.contains(marker)) {
+            return SshStep::HostKey;
+        }
+        if let Some(jump) = jump_host {
+            let jump = jump.rsplit('@').next().unwrap_or(jump);
+            let jump_name = jump.split(':').next().unwrap_or(jump).to_ascii_lowercase();
+            let mentions_jump = lower.contains(&format!("host {jump_name} "))
+                || lower.contains("stdio forwarding failed")
+                || lower.contains("channel 0: open failed")
+                || lower.contains("unknown port 65535");
+            if mentions_jump {
+                return SshStep::JumpHost;
+            }
+        }
+        if lower.contains("permission denied")
+            || lower.contains("too many authentication failures")
+            || lower.contains("no supported authentication")
+        {
+            return SshStep::Authenticate;
+        }
+        SshStep::Connect
+    }
+}
+
+/// ssh's message from an `openssh` error: its source chain, lines joined, trimmed to what
+/// matters (warnings about added keys dropped).
+pub(crate) fn ssh_detail(error: &openssh::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        text = inner.to_string();
+        source = inner.source();
+    }
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.contains("Permanently added"))
+        .collect();
+    let detail = lines.join("; ");
+    if detail.is_empty() { error.to_string() } else { detail }
 }

@@ -131,29 +131,49 @@ impl Host {
         if self.name.trim().is_empty() || self.name.chars().any(char::is_control) {
             problem("name", "must be non-empty and printable".to_owned());
         }
-        if self.address.trim().is_empty()
-            || self.address.starts_with('-')
-            || self.address.contains(char::is_whitespace)
-        {
-            problem("address", format!("`{}` is not a host name or address", self.address));
+        if let Err(why) = check_host_name(&self.address) {
+            problem("address", format!("`{}` {why}", printable(&self.address)));
         }
         if self.ssh_port == 0 {
             problem("ssh_port", "must be 1 to 65535".to_owned());
         }
-        if !self.rule_file.is_absolute() || self.rule_file.file_name().is_none() {
-            let path = self.rule_file.display();
-            problem("rule_file", format!("`{path}` must be an absolute file path"));
-        }
-        if !(self.prometheus_url.starts_with("http://")
-            || self.prometheus_url.starts_with("https://"))
+        if let Some(user) = &self.ssh_user
+            && let Err(why) = check_user(user)
         {
-            let url = &self.prometheus_url;
-            problem("prometheus_url", format!("`{url}` must start with http:// or https://"));
+            problem("ssh_user", format!("`{}` {why}", printable(user)));
         }
-        if let ReloadMethod::Command(command) = &self.reload
-            && command.trim().is_empty()
+        if let Some(jump) = &self.jump_host
+            && let Err(why) = check_jump_host(jump)
         {
-            problem("reload.command", "must not be empty".to_owned());
+            problem("jump_host", format!("`{}` {why}", printable(jump)));
+        }
+        let paths = [
+            ("rule_file", Some(&self.rule_file)),
+            ("identity_file", self.identity_file.as_ref()),
+            ("known_hosts_file", self.known_hosts_file.as_ref()),
+            ("prometheus_ca_file", self.prometheus_ca_file.as_ref()),
+        ];
+        for (field, path) in paths {
+            if let Some(path) = path
+                && let Err(why) = check_path(path)
+            {
+                problem(field, format!("`{}` {why}", printable(&path.to_string_lossy())));
+            }
+        }
+        if let Err(why) = check_url(&self.prometheus_url) {
+            problem("prometheus_url", format!("`{}` {why}", printable(&self.prometheus_url)));
+        }
+        if let Some(auth) = &self.prometheus_auth
+            && let Err(why) = check_auth(auth)
+        {
+            problem("prometheus_auth", why.to_owned());
+        }
+        if let ReloadMethod::Command(command) = &self.reload {
+            if command.trim().is_empty() {
+                problem("reload.command", "must not be empty".to_owned());
+            } else if command.chars().any(char::is_control) {
+                problem("reload.command", "must be one line without control characters".to_owned());
+            }
         }
         if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
@@ -165,6 +185,148 @@ impl Host {
 
     pub(crate) fn rule_file_name(&self) -> String {
         self.rule_file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+}
+
+/// A value as an error message may quote it: control characters (newlines that would forge
+/// log lines among them) escaped, and at most 200 characters.
+fn printable(value: &str) -> String {
+    let escaped: String = value.chars().flat_map(char::escape_debug).collect();
+    match escaped.char_indices().nth(200) {
+        Some((end, _)) => format!("{}…", &escaped[..end]),
+        None => escaped,
+    }
+}
+
+/// A DNS name or an IP address (IPv6 with or without brackets) that ssh takes as a host,
+/// never as an option.
+fn check_host_name(name: &str) -> Result<(), &'static str> {
+    let bare = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')).unwrap_or(name);
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    if name.is_empty() || name.len() > 253 || !name.trim_end_matches('.').split('.').all(label_ok) {
+        return Err("is not a host name or IP address (letters, digits, `-`, `_` and dots; \
+                    no leading `-`)");
+    }
+    Ok(())
+}
+
+/// A login name as `useradd` allows it (plus upper case): no `-` first, no spaces, `@` or `:`.
+fn check_user(user: &str) -> Result<(), &'static str> {
+    let mut chars = user.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    let rest_ok = user.len() <= 64
+        && user
+            .trim_end_matches('$')
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if first_ok && rest_ok {
+        Ok(())
+    } else {
+        Err("is not a user name (letters, digits, `.`, `_`, `-`, not starting with `-` or `.`)")
+    }
+}
+
+/// `[user@]host[:port]`, with `[…]` around an IPv6 address that has a port.
+fn check_jump_host(jump: &str) -> Result<(), &'static str> {
+    const SHAPE: &str = "is not `[user@]host[:port]`";
+    let (user, rest) = match jump.rsplit_once('@') {
+        Some((user, rest)) => (Some(user), rest),
+        None => (None, jump),
+    };
+    if let Some(user) = user {
+        check_user(user).map_err(|_| SHAPE)?;
+    }
+    let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
+        let (host, after) = bracketed.split_once(']').ok_or(SHAPE)?;
+        match after {
+            "" => (host, None),
+            after => (host, Some(after.strip_prefix(':').ok_or(SHAPE)?)),
+        }
+    } else if rest.matches(':').count() > 1 {
+        (rest, None) // a bare IPv6 address
+    } else {
+        match rest.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (rest, None),
+        }
+    };
+    check_host_name(host).map_err(|_| SHAPE)?;
+    if let Some(port) = port
+        && !port.parse::<u16>().is_ok_and(|port| port > 0)
+    {
+        return Err("has a port that is not 1 to 65535");
+    }
+    Ok(())
+}
+
+/// An absolute, normalized path of a file: no `.` or `..` parts, no `//`, no trailing `/`,
+/// no control characters.
+fn check_path(path: &Path) -> Result<(), &'static str> {
+    let text = path.to_str().ok_or("must be UTF-8")?;
+    if !path.is_absolute() || path.file_name().is_none() || text.ends_with('/') {
+        return Err("must be an absolute file path");
+    }
+    if text.chars().any(char::is_control) {
+        return Err("must not hold control characters (newlines, tabs)");
+    }
+    let normal = path
+        .components()
+        .skip(1)
+        .all(|component| matches!(component, std::path::Component::Normal(_)));
+    if !normal || text.contains("//") || text.contains("/./") {
+        return Err("must be normalized (no `.`, `..` or empty parts)");
+    }
+    Ok(())
+}
+
+/// An `http(s)://` URL naming a host, without user info (credentials go in
+/// `prometheus_auth`, where they are never shown), query or fragment.
+fn check_url(text: &str) -> Result<(), &'static str> {
+    if !(text.starts_with("http://") || text.starts_with("https://")) {
+        return Err("must start with http:// or https://");
+    }
+    // The URL parser silently drops tabs and newlines; they are refused here instead.
+    if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("must not hold spaces or control characters");
+    }
+    let url = url::Url::parse(text).map_err(|_| "is not a valid URL")?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("must name a host");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not hold credentials; set `prometheus_auth` instead");
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or fragment");
+    }
+    Ok(())
+}
+
+/// Credentials that fit in an `Authorization` header.
+fn check_auth(auth: &PrometheusAuth) -> Result<(), &'static str> {
+    let printable = |secret: &str| !secret.is_empty() && !secret.chars().any(char::is_control);
+    match auth {
+        PrometheusAuth::Bearer { bearer_token } if !printable(bearer_token) => {
+            Err("`bearer_token` must be non-empty, without control characters")
+        }
+        PrometheusAuth::Basic { username, password }
+            if !printable(username)
+                || username.contains(':')
+                || password.chars().any(char::is_control) =>
+        {
+            Err(
+                "`username` (non-empty, without `:`) and `password` must not hold control characters",
+            )
+        }
+        _ => Ok(()),
     }
 }
 
@@ -243,6 +405,90 @@ mod tests {
         ] {
             let error = Inventory::parse(&text).unwrap_err();
             assert!(error.contains(expected), "{error}");
+        }
+    }
+
+    /// A change to a valid host.
+    type Edit = Box<dyn FnOnce(&mut Host)>;
+
+    /// A host that passes, changed by `edit`: the problems `validate` names.
+    fn problems_of(edit: impl FnOnce(&mut Host)) -> Vec<String> {
+        let mut host = Inventory::parse(
+            "hosts:\n- name: a\n  address: prom-a.example\n  rule_file: /etc/prometheus/rules/promrules.yml\n  prometheus_url: http://127.0.0.1:9090\n",
+        )
+        .unwrap()
+        .hosts
+        .remove(0);
+        edit(&mut host);
+        host.validate().err().unwrap_or_default().iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn every_host_field_that_reaches_ssh_or_a_path_is_checked() {
+        let path = |text: &str| Some(PathBuf::from(text));
+        let refused: Vec<(&str, Edit)> = vec![
+            ("address", Box::new(|h| h.address = "-oProxyCommand=sh".into())),
+            ("address", Box::new(|h| h.address = "host;reboot".into())),
+            ("address", Box::new(|h| h.address = "$(id)".into())),
+            ("ssh_user", Box::new(|h| h.ssh_user = Some("-oProxyCommand=x".into()))),
+            ("ssh_user", Box::new(|h| h.ssh_user = Some("root;id".into()))),
+            ("ssh_user", Box::new(|h| h.ssh_user = Some("de ploy".into()))),
+            ("ssh_user", Box::new(|h| h.ssh_user = Some("a\nb".into()))),
+            ("jump_host", Box::new(|h| h.jump_host = Some("-J evil".into()))),
+            ("jump_host", Box::new(|h| h.jump_host = Some("user@host:99999".into()))),
+            ("jump_host", Box::new(|h| h.jump_host = Some("$(id)@bastion".into()))),
+            ("jump_host", Box::new(|h| h.jump_host = Some("bastion,other".into()))),
+            ("rule_file", Box::new(|h| h.rule_file = PathBuf::from("/etc/prometheus/../shadow"))),
+            (
+                "rule_file",
+                Box::new(|h| h.rule_file = PathBuf::from("/etc/prometheus/rules/\nx.yml")),
+            ),
+            ("rule_file", Box::new(|h| h.rule_file = PathBuf::from("relative.yml"))),
+            ("rule_file", Box::new(|h| h.rule_file = PathBuf::from("/etc/prometheus//r.yml"))),
+            ("identity_file", Box::new(move |h| h.identity_file = path("-i/key"))),
+            ("identity_file", Box::new(move |h| h.identity_file = path("/keys/../id"))),
+            ("known_hosts_file", Box::new(move |h| h.known_hosts_file = path("known_hosts"))),
+            ("prometheus_ca_file", Box::new(move |h| h.prometheus_ca_file = path("/ca/./ca.pem"))),
+            ("prometheus_url", Box::new(|h| h.prometheus_url = "http://".into())),
+            ("prometheus_url", Box::new(|h| h.prometheus_url = "http://user:pw@h:9090".into())),
+            ("prometheus_url", Box::new(|h| h.prometheus_url = "http://h:9090\n/x".into())),
+            ("prometheus_url", Box::new(|h| h.prometheus_url = "ftp://h".into())),
+            (
+                "prometheus_auth",
+                Box::new(|h| {
+                    h.prometheus_auth =
+                        Some(PrometheusAuth::Bearer { bearer_token: "a\r\nX-Evil: 1".into() })
+                }),
+            ),
+            (
+                "reload.command",
+                Box::new(|h| h.reload = ReloadMethod::Command("true\nreboot".into())),
+            ),
+        ];
+        for (field, edit) in refused {
+            let problems = problems_of(edit);
+            assert_eq!(problems.len(), 1, "{field}: {problems:?}");
+            assert!(problems[0].starts_with(&format!("`{field}`")), "{field}: {problems:?}");
+            assert!(!problems[0].contains('\n'), "problems are one line: {problems:?}");
+        }
+
+        let accepted: Vec<Edit> = vec![
+            Box::new(|h| h.address = "10.0.0.1".into()),
+            Box::new(|h| h.address = "::1".into()),
+            Box::new(|h| h.address = "prom_b.internal.".into()),
+            Box::new(|h| h.ssh_user = Some("deploy-bot.2".into())),
+            Box::new(|h| h.jump_host = Some("ops@bastion.example:2222".into())),
+            Box::new(|h| h.jump_host = Some("[::1]:22".into())),
+            Box::new(|h| h.jump_host = Some("10.0.0.9".into())),
+            Box::new(move |h| h.identity_file = path("/home/deploy/.ssh/id_ed25519")),
+            Box::new(|h| h.prometheus_url = "https://[::1]:9090/prometheus".into()),
+            Box::new(|h| {
+                h.prometheus_auth =
+                    Some(PrometheusAuth::Basic { username: "u".into(), password: String::new() })
+            }),
+        ];
+        for edit in accepted {
+            assert_eq!(problems_of(edit), Vec::<String>::new());
         }
     }
 }

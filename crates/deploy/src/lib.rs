@@ -29,7 +29,7 @@
 
 pub use promrules_prometheus::Auth as PrometheusAuth;
 
-pub use crate::error::{InventoryError, StepError};
+pub use crate::error::{InventoryError, SshStep, StepError};
 pub use crate::fleet::{DeployOptions, Deployer, HostLock};
 pub use crate::host::{Host, HostKeyPolicy, HostProblem, Inventory, ReloadMethod};
 pub use crate::report::{DiffSummary, HostReport, Outcome};

@@ -9,7 +9,7 @@ use openssh::{KnownHosts, Session, SessionBuilder};
 use openssh_sftp_client::error::SftpErrorKind;
 use openssh_sftp_client::{Error as SftpError, Sftp, SftpOptions};
 
-use crate::error::StepError;
+use crate::error::{SshStep, StepError, ssh_detail};
 use crate::host::{Host, HostKeyPolicy};
 
 pub(crate) struct Remote {
@@ -54,7 +54,11 @@ impl Remote {
         if let Some(jump) = &host.jump_host {
             builder.jump_hosts([jump]);
         }
-        let connect_error = |source| StepError::Connect { host: host.name.clone(), source };
+        let connect_error = |source: openssh::Error| {
+            let detail = ssh_detail(&source);
+            let step = SshStep::of(&detail, host.jump_host.as_deref());
+            StepError::Connect { host: host.name.clone(), step, detail }
+        };
         let session = Arc::new(builder.connect_mux(&host.address).await.map_err(connect_error)?);
         let sftp = Sftp::from_clonable_session(Arc::clone(&session), SftpOptions::default())
             .await

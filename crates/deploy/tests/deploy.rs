@@ -267,7 +267,7 @@ fn a_host_whose_sshd_is_down_fails_alone() {
         runtime().block_on(deployer.deploy_fleet(targets, &DeployOptions::default(), 8, |_| {}));
     assert_eq!(reports[0].outcome, Outcome::Failed);
     assert!(
-        reports[0].message.contains("ssh connection to host5 failed"),
+        reports[0].message.contains("ssh connection to host5 failed at the connect step"),
         "{}",
         reports[0].message
     );
@@ -291,7 +291,11 @@ fn host_keys_are_checked() {
     unknown.known_hosts_file = Some(empty.clone());
     let refused = deploy(&deployer, &unknown, &content, &DeployOptions::default());
     assert_eq!(refused.outcome, Outcome::Failed);
-    assert!(refused.message.contains("ssh connection to host6 failed"), "{}", refused.message);
+    assert!(
+        refused.message.contains("ssh connection to host6 failed at the host key step"),
+        "{}",
+        refused.message
+    );
     assert_eq!(std::fs::read_to_string(sim.rule_file()).unwrap(), "groups: []\n");
 
     unknown.host_key_policy = HostKeyPolicy::AcceptNew;
@@ -314,8 +318,39 @@ fn host_keys_are_checked() {
             &DeployOptions::default(),
         );
         assert_eq!(report.outcome, Outcome::Failed, "{policy:?}");
+        assert!(report.message.contains("at the host key step"), "{}", report.message);
     }
     assert_eq!(std::fs::read(sim.rule_file()).unwrap(), last, "nothing reached the impostor");
+}
+
+#[test]
+fn ssh_failures_name_the_step_that_failed() {
+    let fleet = shared_fleet();
+    let deployer = deployer();
+    let content = rules("steps", &["Steps"]);
+
+    // A key the host does not authorize.
+    let dir = tempfile::tempdir().unwrap();
+    let stranger = dir.path().join("stranger");
+    let keygen = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&stranger)
+        .status()
+        .unwrap();
+    assert!(keygen.success());
+    let mut unauthorized = host(&fleet[0]);
+    unauthorized.identity_file = Some(stranger);
+    let report = deploy(&deployer, &unauthorized, &content, &DeployOptions::default());
+    assert_eq!(report.outcome, Outcome::Failed);
+    assert!(report.message.contains("at the authenticate step"), "{}", report.message);
+
+    // A jump host nothing listens on.
+    let mut jumping = host(&fleet[0]);
+    let closed = test_support::free_port("127.0.0.1");
+    jumping.jump_host = Some(format!("127.0.0.1:{closed}"));
+    let report = deploy(&deployer, &jumping, &content, &DeployOptions::default());
+    assert_eq!(report.outcome, Outcome::Failed);
+    assert!(report.message.contains("at the jump host step"), "{}", report.message);
 }
 
 #[test]

@@ -17,6 +17,17 @@ pub enum ExportError {
     #[error("fetching `{url}`: {problem}")]
     Fetch { url: String, problem: String },
 
+    /// The server answered 200 with something that is not what was asked for (a login
+    /// page, an empty body, a broken file); the old file stays.
+    #[error(
+        "`{url}` answered with a body that cannot be used: {problem}; the file was left as it was"
+    )]
+    InvalidAnswer { url: String, problem: String },
+
+    /// The output path is not something to replace: a device, a symlink, a huge file.
+    #[error("refusing to write `{}`: it {problem}", path.display())]
+    Out { path: PathBuf, problem: String },
+
     /// An HTTP client could not be set up: a CA or credentials file that cannot be used.
     #[error(transparent)]
     Client(PrometheusError),

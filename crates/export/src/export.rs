@@ -14,6 +14,9 @@ use sha2::{Digest, Sha256};
 
 use crate::ExportError;
 
+/// The default of `--max-size`: the largest answer or existing file read, in bytes.
+pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
+
 /// Which file to export.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum What {
@@ -41,6 +44,8 @@ pub struct Server {
     token: Option<String>,
     /// The last answer per URL: its `ETag` and body.
     cache: HashMap<String, (String, Vec<u8>)>,
+    /// The largest body read; a larger answer fails the round.
+    pub max_size: u64,
 }
 
 impl Server {
@@ -58,6 +63,7 @@ impl Server {
             base: url.trim_end_matches('/').to_owned(),
             token,
             cache: HashMap::new(),
+            max_size: DEFAULT_MAX_SIZE,
         })
     }
 
@@ -85,12 +91,14 @@ impl Server {
         {
             return Ok(body.clone());
         }
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(1024 * 1024 * 1024)
-            .read_to_vec()
-            .map_err(|e| failed(e.to_string()))?;
+        let limit = self.max_size;
+        let body =
+            response.body_mut().with_config().limit(limit).read_to_vec().map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(_) => {
+                    failed(format!("the answer is larger than --max-size ({limit} bytes)"))
+                }
+                e => failed(e.to_string()),
+            })?;
         if !status.is_success() {
             let text = String::from_utf8_lossy(&body);
             return Err(failed(format!("answered {status}: {}", text.trim())));
@@ -99,6 +107,12 @@ impl Server {
             self.cache.insert(url.clone(), (etag.to_owned(), body.clone()));
         }
         Ok(body)
+    }
+}
+
+impl Server {
+    fn invalid(&self, path: &str, problem: String) -> ExportError {
+        ExportError::InvalidAnswer { url: format!("{}{path}", self.base), problem }
     }
 }
 
@@ -121,17 +135,33 @@ impl Source {
                 let (rules, groups) = store.rules_and_groups()?;
                 Ok(promrules_yaml::render(&rules, &groups, &options).into_bytes())
             }
-            (Source::Server(server), What::Targets(filter)) => server.fetch(
-                "/api/v1/targets",
-                &[
+            (Source::Server(server), What::Targets(filter)) => {
+                let query = [
                     ("shard", filter.shard.as_deref().unwrap_or_default()),
                     ("service", filter.service.as_deref().unwrap_or_default()),
                     ("project", filter.project.as_deref().unwrap_or_default()),
-                ],
-            ),
+                ];
+                let body = server.fetch("/api/v1/targets", &query)?;
+                promrules_targets::check_file_sd(&body)
+                    .map_err(|problem| server.invalid("/api/v1/targets", problem))?;
+                Ok(body)
+            }
             // The server renders with its own heal label, as it does for deploys.
-            (Source::Server(server), What::Rules { shard, .. }) => server
-                .fetch("/api/v1/rules.yml", &[("shard", shard.as_deref().unwrap_or_default())]),
+            (Source::Server(server), What::Rules { shard, heal_label }) => {
+                let query = [("shard", shard.as_deref().unwrap_or_default())];
+                let body = server.fetch("/api/v1/rules.yml", &query)?;
+                // The model's own validation, so a body that is not a rule file (a login
+                // page, an empty answer) fails even where no promtool is installed.
+                let text = std::str::from_utf8(&body)
+                    .map_err(|_| server.invalid("/api/v1/rules.yml", "is not UTF-8".into()))?;
+                if text.trim().is_empty() {
+                    let problem = "is empty, not a rule file (`groups: []` is one)".to_owned();
+                    return Err(server.invalid("/api/v1/rules.yml", problem));
+                }
+                promrules_yaml::parse(text, "the answer", heal_label)
+                    .map_err(|error| server.invalid("/api/v1/rules.yml", error.to_string()))?;
+                Ok(body)
+            }
         }
     }
 }
@@ -169,6 +199,10 @@ pub struct Export {
     /// default: an emptied database or a wrong `--shard` would otherwise stop every scrape
     /// (and with it every alert on `up`) without a single error.
     pub allow_empty: bool,
+    /// Replace the file a symlink at `out` points to (off: a symlink is refused).
+    pub follow_symlink: bool,
+    /// The largest existing file read (to compare and keep for a rollback).
+    pub max_size: u64,
     /// The digest of content whose reload failed (and was rolled back).
     failed: Option<Vec<u8>>,
     /// A target file was written but its reload failed: the next round reloads even if
@@ -186,6 +220,8 @@ impl Export {
             reload: None,
             promtool: None,
             allow_empty: false,
+            follow_symlink: false,
+            max_size: DEFAULT_MAX_SIZE,
             failed: None,
             reload_pending: false,
         }
@@ -197,11 +233,7 @@ impl Export {
     pub fn run_once(&mut self) -> Result<Outcome, ExportError> {
         let content = self.source.fetch(&self.what)?;
         let digest = Sha256::digest(&content).to_vec();
-        let previous = match std::fs::read(&self.out) {
-            Ok(previous) => Some(previous),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
-            Err(source) => return Err(ExportError::Read { path: self.out.clone(), source }),
-        };
+        let previous = self.read_out()?;
         if previous.as_deref() == Some(&content[..]) {
             self.failed = None;
             return match (&self.reload, self.reload_pending) {
@@ -229,7 +261,8 @@ impl Export {
             prometheus.reload_state().map_err(|source| reload_error(prometheus, source))?;
         }
         let promtool = self.promtool.as_deref().filter(|_| is_rules);
-        let written = write_checked(&self.out, &content, self.mode, |temp| match promtool {
+        let target = self.write_path();
+        let written = write_checked(&target, &content, self.mode, |temp| match promtool {
             Some(promtool) => promrules_prometheus::check_rules(promtool, temp),
             None => Ok(()),
         });
@@ -264,12 +297,12 @@ impl Export {
         }
         let (restored, done) = match &previous {
             Some(previous) => (
-                write_checked(&self.out, previous, self.mode, |_| Ok(())).map(drop),
+                write_checked(&target, previous, self.mode, |_| Ok(())).map(drop),
                 "restored the previous",
             ),
             None => (
-                std::fs::remove_file(&self.out).map_err(|source| promrules_targets::WriteError {
-                    path: self.out.clone(),
+                std::fs::remove_file(&target).map_err(|source| promrules_targets::WriteError {
+                    path: target.clone(),
                     action: "removing the new file",
                     source,
                 }),
@@ -283,6 +316,55 @@ impl Export {
             Err(error) => format!("rolling back failed too: {error}"),
         };
         Err(ExportError::RolledBack { path: self.out.clone(), reload: Box::new(error), rollback })
+    }
+}
+
+impl Export {
+    /// The file at `out` now, if any: only a regular file (or, with `follow_symlink`, a
+    /// symlink to one) of at most `max_size` bytes; a device, fifo, directory or symlink
+    /// is refused rather than replaced by a regular file or read without end.
+    fn read_out(&self) -> Result<Option<Vec<u8>>, ExportError> {
+        let path = &self.out;
+        let refuse = |problem: String| ExportError::Out { path: path.clone(), problem };
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(meta) => meta,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(ExportError::Read { path: path.clone(), source }),
+        };
+        let meta = if meta.file_type().is_symlink() {
+            if !self.follow_symlink {
+                return Err(refuse(
+                    "is a symlink; pass --follow-symlink to replace its target".into(),
+                ));
+            }
+            match std::fs::metadata(path) {
+                Ok(meta) => meta,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(source) => return Err(ExportError::Read { path: path.clone(), source }),
+            }
+        } else {
+            meta
+        };
+        if !meta.is_file() {
+            return Err(refuse("is not a regular file (a device, fifo or directory)".into()));
+        }
+        if meta.len() > self.max_size {
+            let (size, limit) = (meta.len(), self.max_size);
+            return Err(refuse(format!("is {size} bytes, larger than --max-size ({limit})")));
+        }
+        std::fs::read(path)
+            .map(Some)
+            .map_err(|source| ExportError::Read { path: path.clone(), source })
+    }
+
+    /// The path written: `out`, or the file its symlink points to (with `follow_symlink`),
+    /// so the rename replaces the target and the link stays.
+    fn write_path(&self) -> PathBuf {
+        if self.follow_symlink {
+            std::fs::canonicalize(&self.out).unwrap_or_else(|_| self.out.clone())
+        } else {
+            self.out.clone()
+        }
     }
 }
 

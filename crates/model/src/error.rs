@@ -22,20 +22,29 @@ pub enum Error {
     #[error("{0}")]
     Conflict(String),
 
-    /// The database URL names no backend we support.
+    /// The database URL names no backend we support (any password in it is `***`).
     #[error(
         "unsupported database url `{0}`: use a file path, `sqlite://PATH` or `postgres://USER@HOST/DB`"
     )]
     UnsupportedUrl(String),
 
-    /// The first connection failed; the message is the database's own.
-    #[error("cannot connect to the {backend} database `{target}`: {source}")]
+    /// A PostgreSQL keyword/value string (`host=… password=…`), which must not be taken for a
+    /// SQLite file name; the string is not repeated, it may hold a password.
+    #[error(
+        "the database setting looks like a PostgreSQL keyword/value string (`host=… dbname=…`): \
+         write it as a `postgres://USER:PASSWORD@HOST:PORT/DB` URL (the string is not shown, \
+         it may hold a password)"
+    )]
+    KeywordString,
+
+    /// The first connection failed; the problem is the database's own message, with the
+    /// URL and any password in it replaced by `***`.
+    #[error("cannot connect to the {backend} database `{target}`: {problem}")]
     Connect {
         backend: Backend,
         /// The URL with any password replaced by `***`.
         target: String,
-        #[source]
-        source: diesel::ConnectionError,
+        problem: String,
     },
 
     /// Applying the embedded migrations failed.

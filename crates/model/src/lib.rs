@@ -53,4 +53,5 @@ mod rule;
 pub mod schema;
 mod store;
 mod targets;
+mod template;
 mod validate;

@@ -124,6 +124,8 @@ impl Store {
     pub fn open(url: &str) -> Result<Store, Error> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             open_postgres(url)
+        } else if is_keyword_string(url) {
+            Err(Error::KeywordString)
         } else if let Some(path) = sqlite_path(url) {
             open_sqlite(path)
         } else {
@@ -227,7 +229,11 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqliteSettin
 
 fn open_sqlite(path: &str) -> Result<Store, Error> {
     let backend = Backend::Sqlite;
-    let connect_error = |source| Error::Connect { backend, target: path.to_owned(), source };
+    let connect_error = |source: diesel::ConnectionError| Error::Connect {
+        backend,
+        target: path.to_owned(),
+        problem: source.to_string(),
+    };
     let mut conn = SqliteConnection::establish(path).map_err(connect_error)?;
     // WAL lets readers proceed while one writer commits; it is a property of the file, so
     // setting it once here covers every pooled connection.
@@ -264,12 +270,15 @@ fn open_sqlite(path: &str) -> Result<Store, Error> {
     })
 }
 
+/// How long a request waits for a pooled PostgreSQL connection.
+const POSTGRES_CHECKOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1500);
+
 fn open_postgres(url: &str) -> Result<Store, Error> {
     let backend = Backend::Postgres;
     let mut conn = PgConnection::establish(url).map_err(|source| Error::Connect {
         backend,
         target: redact(url),
-        source,
+        problem: scrub(&source.to_string(), url),
     })?;
     // Several replicas may start at once; the advisory lock lets one migrate at a time.
     diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
@@ -278,8 +287,13 @@ fn open_postgres(url: &str) -> Result<Store, Error> {
     diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
         .execute(&mut conn)?;
     migrated.map_err(|source| Error::Migrate { backend, source })?;
-    let pool =
-        R2d2Pool::builder().max_size(16).min_idle(Some(1)).build(ConnectionManager::new(url))?;
+    // A request waits at most 1.5 s for a connection, so that with the database down health
+    // checks and requests answer 503 promptly instead of after r2d2's default 30 s.
+    let pool = R2d2Pool::builder()
+        .max_size(16)
+        .min_idle(Some(1))
+        .connection_timeout(POSTGRES_CHECKOUT_TIMEOUT)
+        .build(ConnectionManager::new(url))?;
     Ok(Store {
         pool: Pool::Postgres(pool),
         sqlite_writer: Arc::default(),
@@ -287,30 +301,117 @@ fn open_postgres(url: &str) -> Result<Store, Error> {
     })
 }
 
+/// Whether `url` is a libpq keyword/value string (`host=db user=app password=…`) rather than
+/// a path: it has `KEY=` words, or names a password.
+fn is_keyword_string(url: &str) -> bool {
+    const KEYWORDS: [&str; 8] =
+        ["host=", "hostaddr=", "port=", "dbname=", "user=", "password=", "sslmode=", "passfile="];
+    !url.contains("://")
+        && (url.contains("password=")
+            || url.split_whitespace().any(|word| KEYWORDS.iter().any(|key| word.starts_with(key))))
+}
+
+/// The user info of a URL: between `://` and the last `@` before the query (a password may
+/// hold `@`, `/`, `[` or anything else a careless operator types).
+fn user_info(url: &str) -> Option<(usize, &str)> {
+    let start = url.find("://")? + 3;
+    let end = url[start..].find('?').map_or(url.len(), |i| start + i);
+    let at = url[start..end].rfind('@')?;
+    Some((start, &url[start..start + at]))
+}
+
 /// `url` with any password (in the user info or a `password=` parameter) replaced by `***`,
-/// so that it can go into an error message or a log line.
+/// so that it can go into an error message or a log line. Works on malformed URLs too.
 pub(crate) fn redact(url: &str) -> String {
     let mut url = url.to_owned();
-    if let Some(scheme_end) = url.find("://") {
-        let rest = &url[scheme_end + 3..];
-        let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
-        if let Some(at) = authority.rfind('@')
-            && let Some(colon) = authority[..at].find(':')
-        {
-            let (start, end) = (scheme_end + 3 + colon + 1, scheme_end + 3 + at);
-            url.replace_range(start..end, "***");
-        }
+    if let Some((start, info)) = user_info(&url)
+        && let Some(colon) = info.find(':')
+    {
+        let range = start + colon + 1..start + info.len();
+        url.replace_range(range, "***");
     }
-    if let Some(start) = url.find("password=").map(|i| i + "password=".len()) {
-        let end = url[start..].find('&').map_or(url.len(), |i| start + i);
+    let mut from = 0;
+    while let Some(start) = url[from..].find("password=").map(|i| from + i + "password=".len()) {
+        let end = url[start..].find(['&', ' ']).map_or(url.len(), |i| start + i);
         url.replace_range(start..end, "***");
+        from = start + 3;
     }
     url
+}
+
+/// The database's own message about `url` with the URL and its password taken out (libpq
+/// quotes the URI, the token it could not decode, or the host it parsed out of a password).
+fn scrub(message: &str, url: &str) -> String {
+    let mut message = message.replace(url, &redact(url));
+    let mut secrets: Vec<String> = Vec::new();
+    if let Some((_, info)) = user_info(url)
+        && let Some((_, password)) = info.split_once(':')
+    {
+        secrets.push(password.to_owned());
+        secrets.extend(password.split(['@', ':', '/', '[', ']']).map(str::to_owned));
+    }
+    for part in url.split(['?', '&', ' ']) {
+        if let Some(password) = part.strip_prefix("password=") {
+            secrets.push(password.to_owned());
+        }
+    }
+    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+    // Short fragments only where quoted, so that they do not eat ordinary words.
+    for secret in secrets.iter().filter(|secret| !secret.is_empty()) {
+        if secret.len() >= 3 {
+            message = message.replace(secret.as_str(), "***");
+        } else {
+            message = message.replace(&format!("\"{secret}\""), "\"***\"");
+        }
+    }
+    message
 }
 
 #[cfg(test)]
 mod tests {
     use super::redact;
+
+    #[test]
+    fn malformed_urls_and_database_messages_never_show_the_password() {
+        // Each URL with the kind of message libpq gives for it.
+        for (url, shown, libpq) in [
+            (
+                "postgres://app:s3%zzcret@db/rules",
+                "postgres://app:***@db/rules",
+                "invalid percent-encoded token: \"s3%zzcret\"",
+            ),
+            (
+                "postgres://app:s3cret@[::1/rules",
+                "postgres://app:***@[::1/rules",
+                "end of string reached when looking for matching \"]\" in IPv6 host address in URI: \"postgres://app:s3cret@[::1/rules\"",
+            ),
+            (
+                "postgres://app:s3@cret@db/rules",
+                "postgres://app:***@db/rules",
+                "could not translate host name \"cret@db\" to address",
+            ),
+            (
+                "postgres://app:s3/cret@db/rules",
+                "postgres://app:***@db/rules",
+                "invalid port number: \"s3\"; URI \"postgres://app:s3/cret@db/rules\"",
+            ),
+            (
+                "postgres://db/rules?user=a&password=s3cret&password=s3cret2",
+                "postgres://db/rules?user=a&password=***&password=***",
+                "password authentication failed (password \"s3cret2\")",
+            ),
+        ] {
+            assert_eq!(redact(url), shown, "{url}");
+            let scrubbed = super::scrub(libpq, url);
+            assert!(!scrubbed.contains("s3") && !scrubbed.contains("cret"), "{scrubbed}");
+        }
+        for keyword in ["host=db user=app password=s3cret", "dbname=rules", "./password=x.db"] {
+            assert!(super::is_keyword_string(keyword), "{keyword}");
+        }
+        for path in ["rules.db", "/var/lib/promrules/rules.db", "sqlite://a b.db", "my host.db"] {
+            assert!(!super::is_keyword_string(path), "{path}");
+        }
+    }
 
     #[test]
     fn redact_hides_only_the_password() {

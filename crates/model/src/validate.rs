@@ -3,8 +3,9 @@
 //! Every check runs and every bad field is reported at once, keyed by the field's name as
 //! clients spell it (`expression`, `for`, `labels.team`), so an API can answer with the
 //! whole list. The rules mirror what Prometheus itself accepts in a rule file, so that
-//! nothing stored can make `promtool check rules` fail, except Go templates in labels and
-//! annotations, which only promtool checks (the deployer runs it before any reload).
+//! nothing stored can make `promtool check rules` fail: the Go templates in an alert's labels
+//! and annotations are parsed here too (`template.rs`); promtool stays the final check
+//! before any reload.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -115,10 +116,10 @@ impl RuleSpec {
             if !self.severity.is_empty() && self.severity.trim().is_empty() {
                 errors.add("severity", "must not be blank (leave it empty for no label)");
             } else {
-                check_text("severity", &self.severity, &mut errors);
+                check_alert_text("severity", &self.severity, &mut errors);
             }
-            check_text("summary", &self.summary, &mut errors);
-            check_text("description", &self.description, &mut errors);
+            check_alert_text("summary", &self.summary, &mut errors);
+            check_alert_text("description", &self.description, &mut errors);
         } else {
             // Prometheus rejects annotations on recording rules, and a heal label would
             // only rename series; refuse rather than silently drop what the user set.
@@ -141,6 +142,8 @@ impl RuleSpec {
                 errors.add(field, problem);
             } else if is_alert && name == "severity" {
                 errors.add(field, "is set through the `severity` field");
+            } else if is_alert {
+                check_alert_text(&field, value, &mut errors);
             } else {
                 check_text(&field, value, &mut errors);
             }
@@ -152,7 +155,7 @@ impl RuleSpec {
             } else if name == "summary" || name == "description" {
                 errors.add(field, format!("is set through the `{name}` field"));
             } else {
-                check_text(&field, value, &mut errors);
+                check_alert_text(&field, value, &mut errors);
             }
         }
 
@@ -224,6 +227,17 @@ fn check_text(field: &str, value: &str, errors: &mut ValidationErrors) {
         );
     } else if value.contains('\0') {
         errors.add(field, "contains a NUL byte");
+    }
+}
+
+/// A label or annotation value of an alert: text, and a Go template Prometheus expands.
+fn check_alert_text(field: &str, value: &str, errors: &mut ValidationErrors) {
+    let before = errors.fields.len();
+    check_text(field, value, errors);
+    if errors.fields.len() == before
+        && let Err(problem) = crate::template::check(value)
+    {
+        errors.add(field, format!("is not a valid Go template: {problem}"));
     }
 }
 

@@ -18,6 +18,10 @@ pub enum RolloutError {
     #[error("no host named or at `{0}`")]
     NoHostAt(String),
 
+    /// An address that several hosts share, without a host of that name.
+    #[error("`{address}` is the address of several hosts ({}); deploy by name", hosts.join(", "))]
+    AmbiguousAddress { address: String, hosts: Vec<String> },
+
     /// There is no host to deploy to at all.
     #[error("no host to deploy to")]
     NoHosts,

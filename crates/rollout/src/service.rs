@@ -27,6 +27,26 @@ pub struct DeployRequest {
     pub concurrency: Option<usize>,
 }
 
+/// The host named `wanted`, else the one host at that address; several at it is an error
+/// rather than a guess.
+fn named_or_at(hosts: Vec<Host>, wanted: String) -> Result<Host, RolloutError> {
+    let (mut named, at): (Vec<Host>, Vec<Host>) = hosts
+        .into_iter()
+        .filter(|h| h.name == wanted || h.address == wanted)
+        .partition(|h| h.name == wanted);
+    if let Some(host) = named.pop() {
+        return Ok(host);
+    }
+    match <[Host; 1]>::try_from(at) {
+        Ok([host]) => Ok(host),
+        Err(at) if at.is_empty() => Err(RolloutError::NoHostAt(wanted)),
+        Err(at) => Err(RolloutError::AmbiguousAddress {
+            address: wanted,
+            hosts: at.into_iter().map(|host| host.name).collect(),
+        }),
+    }
+}
+
 /// Where the hosts of a deploy come from.
 #[derive(Debug, Clone)]
 pub enum Hosts {
@@ -123,11 +143,7 @@ impl Rollout {
                 Hosts::Stored => select(rollout.stored_hosts()?, &request.hosts)?,
                 Hosts::Given(hosts) => select(hosts, &request.hosts)?,
                 Hosts::NamedOrAt(wanted) => {
-                    let host = rollout
-                        .stored_hosts()?
-                        .into_iter()
-                        .find(|host| host.name == wanted || host.address == wanted)
-                        .ok_or(RolloutError::NoHostAt(wanted))?;
+                    let host = named_or_at(rollout.stored_hosts()?, wanted)?;
                     request.hosts = vec![host.name.clone()];
                     vec![host]
                 }

@@ -36,7 +36,7 @@
 pub use promrules_model::TargetsModel;
 
 pub use crate::import::{ImportError, Imported, from_file_sd};
-pub use crate::render::{Filter, TargetGroup, file_sd, to_json};
+pub use crate::render::{Filter, TargetGroup, check_file_sd, file_sd, to_json};
 pub use crate::write::{WriteError, Written, write_atomically, write_checked};
 
 mod import;

@@ -99,3 +99,63 @@ pub fn to_json(groups: &[TargetGroup]) -> String {
     text.push('\n');
     text
 }
+
+/// Checks that `content` is a `file_sd` target file as Prometheus reads one: a JSON list of
+/// groups, each with `targets` (non-empty strings without spaces) and optional `labels`
+/// (valid label names, string values). `Err` names the first group and problem.
+pub fn check_file_sd(content: &[u8]) -> Result<(), String> {
+    #[derive(Deserialize)]
+    struct Group {
+        targets: Vec<String>,
+        #[serde(default)]
+        labels: BTreeMap<String, String>,
+    }
+    let groups: Vec<Group> = serde_json::from_slice(content)
+        .map_err(|e| format!("not a file_sd JSON list of target groups: {e}"))?;
+    for (index, group) in groups.iter().enumerate() {
+        if let Some(target) = group
+            .targets
+            .iter()
+            .find(|t| t.is_empty() || t.contains(|c: char| c.is_whitespace() || c.is_control()))
+        {
+            return Err(format!("group {index}: target {target:?} is not host[:port]"));
+        }
+        let valid_name = |name: &str| {
+            let mut chars = name.chars();
+            chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        if let Some(name) = group.labels.keys().find(|name| !valid_name(name)) {
+            return Err(format!("group {index}: {name:?} is not a valid label name"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod file_sd_tests {
+    use super::check_file_sd;
+
+    #[test]
+    fn only_prometheus_shaped_target_files_pass() {
+        for good in [
+            "[]",
+            r#"[{"targets": ["a:9100"], "labels": {"job": "node"}}]"#,
+            r#"[{"targets": []}]"#,
+        ] {
+            assert_eq!(check_file_sd(good.as_bytes()), Ok(()), "{good}");
+        }
+        for (bad, expected) in [
+            ("", "not a file_sd JSON"),
+            ("<html>login</html>", "not a file_sd JSON"),
+            ("{}", "not a file_sd JSON"),
+            (r#"[{"labels": {}}]"#, "missing field `targets`"),
+            (r#"[{"targets": ["a b"]}]"#, "group 0: target"),
+            (r#"[{"targets": ["a"], "labels": {"0job": "x"}}]"#, "not a valid label name"),
+            (r#"[{"targets": ["a"], "labels": {"job": 1}}]"#, "not a file_sd JSON"),
+        ] {
+            let problem = check_file_sd(bad.as_bytes()).unwrap_err();
+            assert!(problem.contains(expected), "{bad}: {problem}");
+        }
+    }
+}

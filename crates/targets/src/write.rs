@@ -50,7 +50,11 @@ pub fn write_checked(
     check: impl FnOnce(&Path) -> std::io::Result<()>,
 ) -> Result<Written, WriteError> {
     let error = |action| move |source| WriteError { path: path.to_owned(), action, source };
-    if std::fs::read(path).is_ok_and(|existing| existing == content) {
+    // Only a regular file of the same length is read to compare: never a device or fifo
+    // (`/dev/full` reads forever), never a file larger than what replaces it.
+    let same_length = std::fs::metadata(path)
+        .is_ok_and(|meta| meta.is_file() && meta.len() == content.len() as u64);
+    if same_length && std::fs::read(path).is_ok_and(|existing| existing == content) {
         return Ok(Written::Unchanged);
     }
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));

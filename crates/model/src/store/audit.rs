@@ -11,14 +11,31 @@ use super::{Pool, Store, deleted, now, utc};
 use crate::error::Error;
 use crate::schema::{deploy_hosts, deployment_hosts, deployments};
 
-/// A stored deploy host.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A stored deploy host. Its `spec` may hold Prometheus credentials: `Debug` leaves them out,
+/// and whoever serializes a record for a client must too (the API answers a redacted form).
+#[derive(Clone, PartialEq, Serialize)]
 pub struct HostRecord {
     pub id: i64,
     pub name: String,
     pub spec: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for HostRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut spec = self.spec.clone();
+        if let Some(auth) = spec.get_mut("prometheus_auth").filter(|auth| !auth.is_null()) {
+            *auth = serde_json::Value::String("***".to_owned());
+        }
+        f.debug_struct("HostRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("spec", &spec)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
 }
 
 /// A deploy, with the result of each host so far.
@@ -136,20 +153,48 @@ impl Drop for HostLockGuard {
     }
 }
 
+/// Refuses a host spec whose `datasources` name shards that do not exist (a macro: the
+/// body runs on either backend's connection).
+macro_rules! check_datasources {
+    ($conn:ident, $spec:expr) => {{
+        let wanted: Vec<i64> = $spec
+            .get("datasources")
+            .and_then(serde_json::Value::as_array)
+            .map(|ids| ids.iter().filter_map(serde_json::Value::as_i64).collect())
+            .unwrap_or_default();
+        if !wanted.is_empty() {
+            let known: Vec<i64> = crate::schema::shards::table
+                .filter(crate::schema::shards::id.eq_any(&wanted))
+                .select(crate::schema::shards::id)
+                .load($conn)?;
+            let missing: Vec<String> =
+                wanted.iter().filter(|id| !known.contains(id)).map(ToString::to_string).collect();
+            if !missing.is_empty() {
+                let mut errors = crate::validate::ValidationErrors::default();
+                errors.add("datasources", format!("no shard with id {}", missing.join(", ")));
+                return Err(Error::Invalid(errors));
+            }
+        }
+    }};
+}
+
 impl Store {
     /// Stores a host; its name must be unused.
     pub fn create_host(&self, name: &str, spec: &serde_json::Value) -> Result<HostRecord, Error> {
         let now = now();
-        let row: HostRow = with_connection!(self, conn => diesel::insert_into(deploy_hosts::table)
-            .values((
-                deploy_hosts::name.eq(name),
-                deploy_hosts::spec.eq(spec.to_string()),
-                deploy_hosts::created_at.eq(now),
-                deploy_hosts::updated_at.eq(now),
-            ))
-            .returning(HostRow::as_returning())
-            .get_result(conn)
-            .map_err(|e| host_conflict(e, name))?);
+        let row: HostRow = in_write_transaction!(self, conn => {
+            check_datasources!(conn, spec);
+            diesel::insert_into(deploy_hosts::table)
+                .values((
+                    deploy_hosts::name.eq(name),
+                    deploy_hosts::spec.eq(spec.to_string()),
+                    deploy_hosts::created_at.eq(now),
+                    deploy_hosts::updated_at.eq(now),
+                ))
+                .returning(HostRow::as_returning())
+                .get_result(conn)
+                .map_err(|e| host_conflict(e, name))
+        })?;
         row.into_record()
     }
 
@@ -177,12 +222,19 @@ impl Store {
         name: &str,
         spec: &serde_json::Value,
     ) -> Result<HostRecord, Error> {
-        let row: Option<HostRow> = with_connection!(self, conn => diesel::update(deploy_hosts::table.find(id))
-            .set((deploy_hosts::name.eq(name), deploy_hosts::spec.eq(spec.to_string()), deploy_hosts::updated_at.eq(now())))
-            .returning(HostRow::as_returning())
-            .get_result(conn)
-            .optional()
-            .map_err(|e| host_conflict(e, name))?);
+        let row: Option<HostRow> = in_write_transaction!(self, conn => {
+            check_datasources!(conn, spec);
+            diesel::update(deploy_hosts::table.find(id))
+                .set((
+                    deploy_hosts::name.eq(name),
+                    deploy_hosts::spec.eq(spec.to_string()),
+                    deploy_hosts::updated_at.eq(now()),
+                ))
+                .returning(HostRow::as_returning())
+                .get_result(conn)
+                .optional()
+                .map_err(|e| host_conflict(e, name))
+        })?;
         row.ok_or(Error::NotFound { entity: "host", id })?.into_record()
     }
 

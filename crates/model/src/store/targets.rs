@@ -458,6 +458,21 @@ impl Store {
                     "shard {id} is the datasource of {rules} rules; move or delete them first"
                 )));
             }
+            // Hosts keep their datasources inside the JSON spec.
+            let specs: Vec<(String, String)> = crate::schema::deploy_hosts::table
+                .select((crate::schema::deploy_hosts::name, crate::schema::deploy_hosts::spec))
+                .load(conn)?;
+            let hosts: Vec<String> = specs
+                .into_iter()
+                .filter(|(_, spec)| host_uses_datasource(spec, id))
+                .map(|(name, _)| format!("`{name}`"))
+                .collect();
+            if !hosts.is_empty() {
+                return Err(Error::Conflict(format!(
+                    "shard {id} is a datasource of hosts {}; change them first",
+                    hosts.join(", ")
+                )));
+            }
             deleted(diesel::delete(shards::table.find(id)).execute(conn)?, "shard", id)
         })
     }
@@ -737,4 +752,12 @@ impl Store {
             ("exporters", exporters::table.count().get_result(conn)?),
         ])))
     }
+}
+
+/// Whether a stored host spec lists `datasource` among its `datasources`.
+fn host_uses_datasource(spec: &str, datasource: i64) -> bool {
+    let spec: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+    spec.get("datasources")
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|ids| ids.iter().any(|value| value.as_i64() == Some(datasource)))
 }
