@@ -28,6 +28,10 @@ struct Cli {
     #[arg(short = 'v', long = "verbose")]
     verbose: bool,
 
+    /// Log lines as `human` text or `json` (one object per line)
+    #[arg(long, default_value = "human", value_name = "FORMAT")]
+    log_format: promrules_logging::Format,
+
     /// The largest accepted webhook body, in bytes
     #[arg(long, default_value_t = DEFAULT_BODY_LIMIT)]
     body_limit: usize,
@@ -57,7 +61,7 @@ fn main() -> ExitCode {
         }
     };
     let level = if cli.verbose || config.verbose { "debug" } else { "info" };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+    promrules_logging::init(level, cli.log_format);
     for warning in warnings {
         log::warn!("{warning}");
     }

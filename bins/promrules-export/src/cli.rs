@@ -17,6 +17,10 @@ pub(crate) struct Cli {
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub(crate) verbose: u8,
 
+    /// Log lines as `human` text or `json` (one object per line)
+    #[arg(long, global = true, default_value = "human", value_name = "FORMAT")]
+    pub(crate) log_format: promrules_logging::Format,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }

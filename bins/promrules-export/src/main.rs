@@ -20,12 +20,7 @@ use cli::{Cli, Command, FileArgs, ReloadAuth};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let level = match cli.verbose {
-        0 => "info",
-        1 => "debug",
-        _ => "trace",
-    };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+    promrules_logging::init(promrules_logging::level(cli.verbose), cli.log_format);
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -17,12 +17,7 @@ use cli::{Cli, Command, ServeArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let level = match cli.verbose {
-        0 => "info",
-        1 => "debug",
-        _ => "trace",
-    };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+    promrules_logging::init(promrules_logging::level(cli.verbose), cli.log_format);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -422,3 +422,114 @@ fn a_broken_alert_template_is_refused_on_every_way_in() {
     assert_eq!(rendered_after, rendered_before, "nothing was stored");
     test_support::assert_promtool_accepts(rendered_after.as_str().unwrap());
 }
+
+/// Polls a deployment until it is no longer running; its final record.
+fn finished_deployment(server: &Server, id: &Value) -> Value {
+    test_support::eventually(Duration::from_secs(60), || {
+        let (_, deployment) =
+            call("GET", &server.url(&format!("/api/v1/deployments/{id}")), READER, None);
+        (deployment["status"] != "running").then_some(deployment)
+    })
+    .expect("the deployment finished within a minute")
+}
+
+#[test]
+fn no_binary_logs_a_secret_even_at_trace_level() {
+    let sim = test_support::SimHost::start(42, "");
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = token_file(dir.path());
+    let prometheus_secret = "prom-bearer-Secret-1234";
+    let server = Server::start_with(dir.path(), &["-vv", "--token-file", &tokens], &[]);
+    let host = json!({
+        "name": "traced",
+        "address": sim.ip,
+        "ssh_port": sim.ssh_port,
+        "identity_file": test_support::client_key(),
+        "known_hosts_file": sim.known_hosts_file(),
+        "rule_file": sim.rule_file(),
+        "prometheus_url": sim.prometheus_url(),
+        "prometheus_auth": {"bearer_token": prometheus_secret},
+    });
+    assert_eq!(call("POST", &server.url("/api/v1/hosts"), ADMIN, Some(host)).0, 201);
+    let rule = json!({"name": "Traced", "expression": "vector(1)"});
+    assert_eq!(call("POST", &server.url("/api/v1/rules"), WRITER, Some(rule)).0, 201);
+    let (status, started) =
+        call("POST", &server.url("/api/v1/deployments"), DEPLOYER, Some(json!({})));
+    assert_eq!(status, 202, "{started}");
+    let deployment = finished_deployment(&server, &started["id"]);
+    assert_eq!(deployment["status"], "succeeded", "{deployment}");
+
+    // An export pulling with its own token, at trace level.
+    let export = support::sibling_binary("promrules-export");
+    let out = dir.path().join("rules.yml");
+    let exported = std::process::Command::new(export)
+        .args(["-vv", "rules"])
+        .arg(&out)
+        .args(["--from", &server.url(""), "--token", "reader-secret-0c1e", "--no-promtool"])
+        .output()
+        .unwrap();
+    assert!(exported.status.success(), "{}", String::from_utf8_lossy(&exported.stderr));
+
+    // A failed database connection, at trace level.
+    let failed = run(
+        dir.path(),
+        &["-vv", "--database", "postgres://u:Pg-Secret-5678@127.0.0.1:1/db", "migrate"],
+    );
+    assert!(!failed.status.success());
+
+    let (_, server_log) = server.terminate();
+    let outputs = [
+        ("server", server_log),
+        ("export", String::from_utf8_lossy(&exported.stderr).into_owned()),
+        ("migrate", String::from_utf8_lossy(&failed.stderr).into_owned()),
+    ];
+    let secrets = [
+        prometheus_secret,
+        "admin-secret-9f2c",
+        "writer-secret-77aa",
+        "deployer-secret-31bd",
+        "reader-secret-0c1e",
+        "Pg-Secret-5678",
+    ];
+    for (binary, output) in &outputs {
+        assert!(!output.is_empty(), "{binary} logged nothing");
+        // The HTTP client's trace dumps split bytes 16 to a line: no 8 characters of a
+        // secret in a row may appear anywhere, not only the whole secret.
+        for secret in secrets {
+            let chars: Vec<char> = secret.chars().collect();
+            for window in chars.windows(8) {
+                let piece: String = window.iter().collect();
+                assert!(
+                    !output.contains(&piece),
+                    "{binary} logged `{piece}` of {secret}:\n{output}"
+                );
+            }
+        }
+    }
+    let traced = |output: &str| output.lines().filter(|line| line.contains(" TRACE ureq")).count();
+    assert!(traced(&outputs[0].1) > 0 && traced(&outputs[1].1) > 0, "the HTTP client traced");
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_with_the_fields_they_are_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--log-format", "json"]);
+    let rule = json!({"name": "Logged", "expression": "up == 0"});
+    let (_, created) = call("POST", &server.url("/api/v1/rules"), "", Some(rule));
+    let (_, log) = server.terminate();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    for line in &lines {
+        for key in ["time", "level", "target", "message"] {
+            assert!(line[key].is_string(), "{key} in {line}");
+        }
+    }
+    let created_line = lines
+        .iter()
+        .find(|line| line["message"].as_str().unwrap().starts_with("created rule"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(created_line["rule"], created["id"], "{created_line}");
+    assert_eq!(created_line["actor"], "api", "{created_line}");
+}

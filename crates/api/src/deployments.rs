@@ -30,7 +30,7 @@ pub(crate) async fn start(
     let (id, rollout) = (started.id, state.rollout.clone());
     tokio::spawn(async move {
         if let Err(error) = rollout.run(started, |_| {}).await {
-            log::error!("deployment {id} failed: {error}");
+            log::error!(deployment = id; "deployment {id} failed: {error}");
         }
     });
     Ok((

@@ -99,7 +99,7 @@ pub(crate) async fn create(
     let host = host_from(body, None)?;
     let spec = validated(&host)?;
     let record = state.store(move |store| store.create_host(&host.name, &spec)).await?;
-    log::info!("added host `{}`", record.name);
+    log::info!(host = record.name.as_str(), actor:% = crate::auth::current_actor(); "added host `{}`", record.name);
     Ok((StatusCode::CREATED, Json(record.into())))
 }
 
@@ -119,7 +119,7 @@ pub(crate) async fn replace(
     let host = host_from(body, Some(&stored))?;
     let spec = validated(&host)?;
     let record = state.store(move |store| store.update_host(id, &host.name, &spec)).await?;
-    log::info!("changed host `{}`", record.name);
+    log::info!(host = record.name.as_str(), actor:% = crate::auth::current_actor(); "changed host `{}`", record.name);
     Ok(Json(record.into()))
 }
 

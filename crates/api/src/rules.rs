@@ -101,7 +101,7 @@ pub(crate) async fn create(
     JsonBody(spec): JsonBody<RuleSpec>,
 ) -> Result<(StatusCode, Json<Written>), ApiError> {
     let written = state.store(move |store| linted(store, store.create_rule(&spec)?)).await?;
-    log::info!("created rule {} (`{}`)", written.rule.id, written.rule.display_name());
+    log::info!(rule = written.rule.id, actor:% = crate::auth::current_actor(); "created rule {} (`{}`)", written.rule.id, written.rule.display_name());
     Ok((StatusCode::CREATED, Json(written)))
 }
 
@@ -115,7 +115,7 @@ pub(crate) async fn replace(
     JsonBody(spec): JsonBody<RuleSpec>,
 ) -> Result<Json<Written>, ApiError> {
     let written = state.store(move |store| linted(store, store.update_rule(id, &spec)?)).await?;
-    log::info!("replaced rule {id} (`{}`)", written.rule.display_name());
+    log::info!(rule = id, actor:% = crate::auth::current_actor(); "replaced rule {id} (`{}`)", written.rule.display_name());
     Ok(Json(written))
 }
 
@@ -125,7 +125,7 @@ pub(crate) async fn patch(
     JsonBody(patch): JsonBody<RulePatch>,
 ) -> Result<Json<Written>, ApiError> {
     let written = state.store(move |store| linted(store, store.patch_rule(id, patch)?)).await?;
-    log::info!("patched rule {id} (`{}`)", written.rule.display_name());
+    log::info!(rule = id, actor:% = crate::auth::current_actor(); "patched rule {id} (`{}`)", written.rule.display_name());
     Ok(Json(written))
 }
 
@@ -134,7 +134,7 @@ pub(crate) async fn delete(
     Id(id): Id,
 ) -> Result<StatusCode, ApiError> {
     state.store(move |store| store.delete_rule(id)).await?;
-    log::info!("deleted rule {id}");
+    log::info!(rule = id, actor:% = crate::auth::current_actor(); "deleted rule {id}");
     Ok(StatusCode::NO_CONTENT)
 }
 

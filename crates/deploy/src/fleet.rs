@@ -157,9 +157,15 @@ impl Deployer {
                 Err(error) => Finished::failed(error.to_string()),
             };
         match outcome {
-            Outcome::Failed => log::error!("deploy to {} failed: {message}", host.name),
-            Outcome::RolledBack => log::warn!("deploy to {} rolled back: {message}", host.name),
-            _ => log::info!("deploy to {}: {} ({message})", host.name, outcome.as_str()),
+            Outcome::Failed => {
+                log::error!(host = host.name.as_str(); "deploy to {} failed: {message}", host.name)
+            }
+            Outcome::RolledBack => {
+                log::warn!(host = host.name.as_str(); "deploy to {} rolled back: {message}", host.name)
+            }
+            _ => {
+                log::info!(host = host.name.as_str(); "deploy to {}: {} ({message})", host.name, outcome.as_str())
+            }
         }
         HostReport {
             host: host.name.clone(),

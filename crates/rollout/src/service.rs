@@ -150,7 +150,7 @@ impl Rollout {
             };
             let options = serde_json::to_value(&request).unwrap_or_default();
             let id = rollout.store.start_deployment(&actor, &options)?;
-            log::info!("deployment {id} started by {actor} for {} host(s)", hosts.len());
+            log::info!(deployment = id, actor = actor.as_str(); "deployment {id} started by {actor} for {} host(s)", hosts.len());
             Ok(Started { id, hosts, request })
         })
         .await

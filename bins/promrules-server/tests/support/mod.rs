@@ -32,8 +32,9 @@ pub(crate) fn run_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outpu
 }
 
 /// A sibling binary of the workspace (`promrules-export`, `am-executor`): `cargo test
-/// --workspace` builds them into the same directory as this one; a lone `cargo test -p`
-/// builds it first.
+/// --workspace` (the README's test command) builds them fresh into the same directory as
+/// this one; a lone `cargo test -p promrules-server` builds one only when it is missing, so
+/// after changing it run `cargo build --bin NAME` first.
 pub(crate) fn sibling_binary(name: &str) -> PathBuf {
     let path = Path::new(BIN).with_file_name(name);
     if !path.exists() {
