@@ -154,6 +154,23 @@ pub(crate) struct ServeArgs {
     #[arg(long)]
     pub(crate) insecure_no_auth: bool,
 
+    /// Serve HTTPS with this PEM certificate chain (reloaded with its key on SIGHUP)
+    #[arg(long, env = "PROMRULES_TLS_CERT", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert
+    #[arg(long, env = "PROMRULES_TLS_KEY", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+
+    /// Allow listening beyond loopback over plain HTTP (tokens then cross the network in clear)
+    #[arg(long)]
+    pub(crate) insecure_plain_http: bool,
+
+    /// Close a connection whose client takes longer than this to send a request's headers,
+    /// idles longer between requests, or pauses longer while sending a body
+    #[arg(long, default_value = "30", value_name = "SECONDS")]
+    pub(crate) client_timeout: u64,
+
     /// The largest accepted request body, in bytes
     #[arg(long, default_value_t = 1024 * 1024)]
     pub(crate) body_limit: usize,

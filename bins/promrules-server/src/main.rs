@@ -5,9 +5,9 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Parser;
-use promrules_api::{AppState, Config, Token, router};
+use promrules_api::{AppState, Config, Listen, TlsFiles, Token, check_exposure, router};
 use promrules_model::Store;
 
 mod cli;
@@ -58,13 +58,19 @@ fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
             Token::parse_file(&text).with_context(|| format!("token file `{}`", path.display()))?,
         );
     }
-    if tokens.is_empty() && !args.listen.ip().is_loopback() && !args.insecure_no_auth {
-        bail!(
-            "refusing to listen on {} without a token: anyone who reaches it could change rules; \
-             set --token or PROMRULES_TOKENS, or pass --insecure-no-auth",
-            args.listen
-        );
-    }
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        _ => None,
+    };
+    let (has_tokens, has_tls) = (!tokens.is_empty(), tls.is_some());
+    check_exposure(
+        args.listen,
+        has_tokens,
+        has_tls,
+        args.insecure_no_auth,
+        args.insecure_plain_http,
+    )
+    .map_err(anyhow::Error::msg)?;
     let config = Config {
         tokens,
         public_reads: args.public_reads,
@@ -88,18 +94,18 @@ fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
             log::info!("drift check every {seconds} s, {mode}");
             rollout.spawn_drift_check(std::time::Duration::from_secs(seconds), args.drift_repair);
         }
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("listening on {}", args.listen))?;
+        let scheme = if has_tls { "https" } else { "http" };
         log::info!(
-            "serving the {} database on http://{} (token auth {auth})",
+            "serving the {} database on {scheme}://{} (token auth {auth})",
             store.backend(),
-            listener.local_addr()?
+            args.listen
         );
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("serving")?;
+        let listen = Listen {
+            address: args.listen,
+            tls,
+            client_timeout: std::time::Duration::from_secs(args.client_timeout),
+        };
+        promrules_api::serve(app, listen, shutdown_signal()).await.context("serving")?;
         log::info!("stopped");
         Ok(())
     })

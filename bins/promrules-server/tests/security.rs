@@ -533,3 +533,103 @@ fn json_logs_are_one_object_per_line_with_the_fields_they_are_about() {
     assert_eq!(created_line["rule"], created["id"], "{created_line}");
     assert_eq!(created_line["actor"], "api", "{created_line}");
 }
+
+/// `GET /healthz` over HTTPS, trusting only `ca`, on a fresh connection.
+fn https_health(server: &Server, ca: &Path) -> Result<u16, String> {
+    let agent = promrules_prometheus::agent(Duration::from_secs(5), Some(ca)).unwrap();
+    let url = format!("https://{}/healthz", server.address);
+    agent.get(&url).call().map(|r| r.status().as_u16()).map_err(|e| e.to_string())
+}
+
+#[test]
+fn tls_serves_https_and_reloads_its_certificate_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (test_support::Certificates::new(), test_support::Certificates::new());
+    let (cert, key) = (dir.path().join("server.pem"), dir.path().join("server.key"));
+    std::fs::copy(first.server_certificate(), &cert).unwrap();
+    std::fs::copy(first.server_key(), &key).unwrap();
+    let (cert_arg, key_arg) = (cert.display().to_string(), key.display().to_string());
+    let server = Server::start(dir.path(), &["--tls-cert", &cert_arg, "--tls-key", &key_arg]);
+
+    assert_eq!(https_health(&server, &first.ca()), Ok(200));
+    assert!(https_health(&server, &second.ca()).is_err(), "another CA's client is refused");
+    let plain = agent().get(&server.url("/healthz")).call();
+    assert!(plain.is_err(), "no plain HTTP on the TLS port: {plain:?}");
+
+    // A broken pair on SIGHUP keeps the one in use.
+    std::fs::write(&cert, "not a certificate").unwrap();
+    let hup = |pid: u32| {
+        let status = std::process::Command::new("kill").args(["-HUP", &pid.to_string()]).status();
+        assert!(status.unwrap().success());
+    };
+    hup(server.pid());
+    let kept = test_support::eventually(Duration::from_secs(10), || {
+        server.log().contains("keeping the one in use")
+    });
+    assert!(kept, "{}", server.log());
+    assert_eq!(https_health(&server, &first.ca()), Ok(200));
+
+    // The renewed pair is served after SIGHUP, without a restart.
+    std::fs::copy(second.server_certificate(), &cert).unwrap();
+    std::fs::copy(second.server_key(), &key).unwrap();
+    hup(server.pid());
+    let renewed = test_support::eventually(Duration::from_secs(10), || {
+        https_health(&server, &second.ca()).is_ok()
+    });
+    assert!(renewed, "{}", server.log());
+    assert!(https_health(&server, &first.ca()).is_err(), "the old certificate is gone");
+}
+
+#[test]
+fn beyond_loopback_plain_http_is_refused_even_with_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    // A documentation address: refused before any socket is opened.
+    let output =
+        run(dir.path(), &["serve", "--listen", "192.0.2.10:8090", "--token", "t0ken-value"]);
+    assert!(!output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("over plain HTTP") && log.contains("--insecure-plain-http"), "{log}");
+    assert!(!log.contains("t0ken-value"), "{log}");
+}
+
+#[test]
+fn slow_and_idle_clients_are_cut_off() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--client-timeout", "1"]);
+    let closed_within = |mut socket: std::net::TcpStream| {
+        socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let started = Instant::now();
+        let mut rest = Vec::new();
+        let read = socket.read_to_end(&mut rest);
+        (read.is_ok(), started.elapsed(), String::from_utf8_lossy(&rest).into_owned())
+    };
+
+    // Headers that never end.
+    let mut slow = std::net::TcpStream::connect(server.address).unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let (closed, after, _) = closed_within(slow);
+    assert!(
+        closed && after < Duration::from_secs(5),
+        "slow headers: closed {closed} after {after:?}"
+    );
+
+    // A keep-alive connection left idle after one answer.
+    let mut idle = std::net::TcpStream::connect(server.address).unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let (closed, after, answer) = closed_within(idle);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(closed && after < Duration::from_secs(5), "idle: closed {closed} after {after:?}");
+
+    // A body that stops halfway.
+    let mut stalled = std::net::TcpStream::connect(server.address).unwrap();
+    stalled
+        .write_all(b"POST /api/v1/rules HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"expr")
+        .unwrap();
+    let (closed, after, answer) = closed_within(stalled);
+    assert!(
+        closed && after < Duration::from_secs(5),
+        "stalled body: closed {closed} after {after:?}"
+    );
+    assert!(!answer.starts_with("HTTP/1.1 201"), "{answer}");
+}

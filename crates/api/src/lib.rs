@@ -51,6 +51,7 @@ use promrules_yaml::HealLabel;
 pub use crate::auth::{Scope, Token, TokenError};
 pub use crate::error::ApiError;
 pub use crate::metrics::Metrics;
+pub use crate::serve::{Listen, ServeError, TlsFiles, check_exposure, serve};
 
 mod auth;
 mod deployments;
@@ -63,6 +64,7 @@ mod metrics;
 mod revisions;
 mod rule_tests;
 mod rules;
+mod serve;
 mod targets;
 
 /// How the API behaves; the server binary fills it from flags and environment.
