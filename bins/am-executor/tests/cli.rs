@@ -240,3 +240,32 @@ fn sigterm_stops_gracefully_and_signals_running_commands() {
     assert!(log.contains("SIGTERM received") && log.contains("stopped"), "{log}");
     let _ = request.join();
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let _serial = one_at_a_time();
+    let running = Running::start(&["--log-format", "json", "/bin/true"]);
+    let body = r#"{"status":"firing","receiver":"r","alerts":[{"status":"firing","labels":{"alertname":"A"}}]}"#;
+    let response = agent().post(&format!("http://127.0.0.1:{}/", running.port)).send(body);
+    assert_eq!(response.unwrap().status(), 200);
+    let (status, log) = running.terminate();
+    assert!(status.success(), "{log}");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(lines.len() >= 3, "{log}");
+    for line in &lines {
+        for key in ["time", "level", "target", "message"] {
+            assert!(line[key].is_string(), "{key} in {line}");
+        }
+    }
+    let started = lines
+        .iter()
+        .find(|line| line["message"].as_str().unwrap().starts_with("started `/bin/true`"));
+    assert_eq!(
+        started.map(|line| &line["target"]),
+        Some(&serde_json::json!("promrules_executor::runner")),
+        "{log}"
+    );
+}

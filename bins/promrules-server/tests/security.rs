@@ -381,9 +381,14 @@ fn a_bad_database_url_in_the_environment_is_named_without_its_password() {
 
 #[test]
 fn a_broken_alert_template_is_refused_on_every_way_in() {
+    for database in databases(&tempfile::tempdir().unwrap().keep()) {
+        a_broken_alert_template_is_refused(&database);
+    }
+}
+
+fn a_broken_alert_template_is_refused(database: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let tokens = token_file(dir.path());
-    let server = Server::start(dir.path(), &["--token-file", &tokens]);
+    let server = serve(dir.path(), database);
     let rules = server.url("/api/v1/rules");
     let good =
         json!({"name": "Good", "expression": "up == 0", "summary": "{{ $labels.job }} down"});
