@@ -1,4 +1,5 @@
-//! The store's write paths without HTTP: validation alone; `Store::create_rule` on a SQLite
+//! The store's write paths without HTTP: validation alone (with and without alert
+//! templates); `Store::create_rule` on a SQLite
 //! file with durable commits (WAL, `synchronous = FULL`), as the server runs it, each create
 //! one revision; and `Store::import` of a 1,000-rule file (one transaction, one revision) on
 //! SQLite and on a PostgreSQL the benchmark starts.
@@ -18,6 +19,18 @@ fn rule() -> RuleSpec {
 fn bench_create(c: &mut Criterion) {
     let spec = rule();
     c.bench_function("validate", |b| b.iter(|| spec.validate().unwrap()));
+    // The same rule without `{{`, so the template check is skipped: the difference is what
+    // parsing one alert template costs.
+    let plain = RuleSpec { summary: "Errors on an instance".into(), ..rule() };
+    c.bench_function("validate/no_template", |b| b.iter(|| plain.validate().unwrap()));
+    // A heavier alert: three templated annotations with a query, a range and a pipeline.
+    let heavy = RuleSpec {
+        description: r#"{{ with query "up" }}{{ range . }}{{ .Labels.job }} {{ end }}{{ end }}"#
+            .into(),
+        annotations: BTreeMap::from([("value".into(), "{{ $value | humanizePercentage }}".into())]),
+        ..rule()
+    };
+    c.bench_function("validate/three_templates", |b| b.iter(|| heavy.validate().unwrap()));
 
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("bench.db").display().to_string()).unwrap();

@@ -236,9 +236,11 @@ fn open_sqlite(path: &str) -> Result<Store, Error> {
     };
     let mut conn = SqliteConnection::establish(path).map_err(connect_error)?;
     // WAL lets readers proceed while one writer commits; it is a property of the file, so
-    // setting it once here covers every pooled connection.
-    conn.batch_execute("PRAGMA journal_mode = WAL;")
-        .and_then(|()| conn.batch_execute(SQLITE_CONNECTION_SETTINGS))
+    // setting it once here covers every pooled connection. The busy timeout comes first:
+    // switching the journal mode takes a lock that a connection of another store closing
+    // just now (its last close checkpoints the WAL) may still hold.
+    conn.batch_execute(SQLITE_CONNECTION_SETTINGS)
+        .and_then(|()| conn.batch_execute("PRAGMA journal_mode = WAL;"))
         .map_err(|error| {
             connect_error(diesel::ConnectionError::CouldntSetupConfiguration(error))
         })?;
