@@ -5,13 +5,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use promrules_model::Deployment;
+use promrules_model::{Deployment, DeploymentFilter};
 use promrules_rollout::{DeployRequest, Hosts};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Id, JsonBody};
+use crate::extract::{Id, JsonBody, QueryParams};
 
 #[derive(Debug, Serialize)]
 pub(crate) struct Started {
@@ -37,6 +37,67 @@ pub(crate) async fn start(
         StatusCode::ACCEPTED,
         Json(Started { id, status: "running", url: format!("/api/v1/deployments/{id}") }),
     ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    host: Option<String>,
+    outcome: Option<String>,
+    status: Option<String>,
+    actor: Option<String>,
+    limit: Option<i64>,
+    #[serde(default)]
+    offset: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct DeploymentList {
+    deployments: Vec<Deployment>,
+    total: i64,
+    limit: i64,
+    offset: i64,
+}
+
+/// The host outcomes and deployment statuses a filter may name.
+const OUTCOMES: [&str; 5] = ["deployed", "unchanged", "would_change", "rolled_back", "failed"];
+const STATUSES: [&str; 3] = ["running", "succeeded", "failed"];
+
+/// `GET /api/v1/deployments`: newest first, filtered by a host that took part, a host
+/// outcome, the deployment's status or its actor.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<ListQuery>,
+) -> Result<Json<DeploymentList>, ApiError> {
+    let page = crate::rules::page(query.limit, query.offset)?;
+    for (field, value, known) in
+        [("outcome", &query.outcome, &OUTCOMES[..]), ("status", &query.status, &STATUSES[..])]
+    {
+        if let Some(value) = value
+            && !known.contains(&value.as_str())
+        {
+            let problem = format!("`{value}` is not one of {}", known.join(", "));
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("invalid `{field}`: {problem}"),
+            )
+            .with_field(field, problem));
+        }
+    }
+    let filter = DeploymentFilter {
+        host: query.host,
+        outcome: query.outcome,
+        status: query.status,
+        actor: query.actor,
+    };
+    let (deployments, total) =
+        state.store(move |store| store.list_deployments(&filter, page)).await?;
+    Ok(Json(DeploymentList {
+        deployments,
+        total,
+        limit: page.limit.unwrap_or_default(),
+        offset: page.offset,
+    }))
 }
 
 /// `GET /api/v1/deployments/{id}`.

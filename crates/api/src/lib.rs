@@ -19,7 +19,8 @@
 //!   PUT, DELETE): the target model; `POST /api/v1/farms/{id}/hosts` and
 //!   `DELETE /api/v1/farms/{id}/hosts/{name}` for one host at a time;
 //! - `/api/v1/targets`: the `file_sd` JSON (filters `shard`, `service`, `project`; `ETag`);
-//! - `POST /api/v1/deployments` (202, runs in the background), `GET /api/v1/deployments/{id}`;
+//! - `GET /api/v1/deployments` (filters `host`, `outcome`, `status`, `actor`; a page),
+//!   `POST /api/v1/deployments` (202, runs in the background), `GET /api/v1/deployments/{id}`;
 //! - `POST /rules` and `POST /deploy`: the original Flask pipeline's routes and payloads;
 //! - `/api/v1/openapi.json`, `/healthz`, `/metrics` (Prometheus text format).
 //!
@@ -202,7 +203,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/targets", get(targets::render))
         .route("/tokens", get(auth::list))
-        .route("/deployments", post(deployments::start))
+        .route("/deployments", get(deployments::list).post(deployments::start))
         .route("/deployments/{id}", get(deployments::get))
         .route("/openapi.json", get(openapi));
     Router::new()

@@ -720,6 +720,23 @@ async fn deploy_through_the_api(app: TestApp) {
     let (status, body) = client.post("/api/v1/deployments", &json!({"hosts": ["nope"]})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["error"].as_str().unwrap().contains("unknown host `nope`"));
+
+    // Past deployments, newest first: the `/deploy` one, then the background one.
+    let (status, listed) = client.get("/api/v1/deployments?host=prom-1").await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let ids: Vec<&Value> =
+        listed["deployments"].as_array().unwrap().iter().map(|d| &d["id"]).collect();
+    assert_eq!(ids.len(), 2, "{listed}");
+    assert_eq!(ids[1], &deployment["id"]);
+    assert_eq!(listed["total"], 2);
+    let (_, deployed) = client.get("/api/v1/deployments?outcome=deployed&actor=api").await;
+    assert_eq!(deployed["deployments"][0], deployment, "the listing carries the full record");
+    assert_eq!(deployed["total"], 1);
+    let (status, body) = client.get("/api/v1/deployments?outcome=exploded").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["fields"]["outcome"].as_str().unwrap().contains("rolled_back"), "{body}");
+    let (status, _) = client.get("/api/v1/deployments?colour=red").await;
+    assert!(status.is_client_error(), "unknown filters are refused");
 }
 
 /// The optional server modes: a burst of rule changes becomes one deploy once it settles;

@@ -33,8 +33,8 @@ pub use crate::rule::{
     ImportReport, Rule, RuleKind, RulePatch, RuleSpec,
 };
 pub use crate::store::{
-    Deployment, DeploymentHost, HostLockGuard, HostRecord, ImportOptions, Page, Revision,
-    RevisionChange, RevisionSummary, RuleFilter, RuleRevision, Snapshot, Store, Stored,
+    Deployment, DeploymentFilter, DeploymentHost, HostLockGuard, HostRecord, ImportOptions, Page,
+    Revision, RevisionChange, RevisionSummary, RuleFilter, RuleRevision, Snapshot, Store, Stored,
     TargetImportReport,
 };
 pub use crate::targets::{

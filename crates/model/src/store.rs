@@ -111,7 +111,7 @@ mod revisions;
 mod audit;
 mod rules;
 mod targets;
-pub use audit::{Deployment, DeploymentHost, HostLockGuard, HostRecord};
+pub use audit::{Deployment, DeploymentFilter, DeploymentHost, HostLockGuard, HostRecord};
 pub use revisions::{Revision, RevisionChange, RevisionSummary};
 pub use rules::{ImportOptions, Page, RuleFilter, RuleRevision, Snapshot};
 pub use targets::{Stored, TargetImportReport};

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use promrules_model::{
-    Error, GroupPatch, GroupSpec, GroupedRules, ImportOptions, Page, RuleFilter, RuleKind,
-    RulePatch, RuleSpec, Store,
+    DeploymentFilter, DeploymentHost, Error, GroupPatch, GroupSpec, GroupedRules, ImportOptions,
+    Page, RuleFilter, RuleKind, RulePatch, RuleSpec, Store,
 };
 use support::TestDb;
 
@@ -32,6 +32,7 @@ test_support::on_both_backends!(TestDb:
     importing_a_target_model_upserts_by_name,
     revisions_rewind_and_restore_with_ids,
     a_1000_rule_import_is_one_transaction_and_one_revision,
+    deployments_list_newest_first_with_filters_and_pages,
 );
 
 fn heal_rule() -> RuleSpec {
@@ -691,4 +692,61 @@ fn go_templates_agree_with_promtool_case_by_case() {
     let errors = spec.validate().unwrap_err();
     let fields: Vec<&String> = errors.fields().keys().collect();
     assert_eq!(fields, ["annotations.runbook", "labels.team", "severity"], "{errors}");
+}
+
+fn deployments_list_newest_first_with_filters_and_pages(db: &TestDb) {
+    let store = &db.store;
+    let host = |name: &str, outcome: &str| DeploymentHost {
+        deployment_id: 0,
+        host: name.into(),
+        outcome: outcome.into(),
+        message: String::new(),
+        content_hash: String::new(),
+        lines_added: 0,
+        lines_removed: 0,
+        duration_ms: 1,
+        finished_at: chrono::NaiveDateTime::default(),
+        revision: None,
+    };
+    let mut ids = Vec::new();
+    for (actor, hosts, succeeded) in [
+        ("ci", vec![("prom-a", "deployed"), ("prom-b", "deployed")], true),
+        ("ops", vec![("prom-a", "failed")], false),
+        ("ci", vec![("prom-b", "unchanged")], true),
+    ] {
+        let id = store.start_deployment(actor, &serde_json::json!({})).unwrap();
+        for (name, outcome) in hosts {
+            store.record_deployment_host(id, &host(name, outcome)).unwrap();
+        }
+        store.finish_deployment(id, succeeded, "done").unwrap();
+        ids.push(id);
+    }
+    let running = store.start_deployment("ci", &serde_json::json!({})).unwrap();
+    let list = |filter: DeploymentFilter, limit: Option<i64>, offset: i64| {
+        let (deployments, total) = store.list_deployments(&filter, Page { limit, offset }).unwrap();
+        (deployments.iter().map(|d| d.id).collect::<Vec<_>>(), total)
+    };
+    let all = DeploymentFilter::default();
+    assert_eq!(list(all.clone(), None, 0), (vec![running, ids[2], ids[1], ids[0]], 4));
+    assert_eq!(list(all.clone(), Some(2), 1), (vec![ids[2], ids[1]], 4), "a page");
+    let by_host = DeploymentFilter { host: Some("prom-a".into()), ..all.clone() };
+    assert_eq!(list(by_host, None, 0), (vec![ids[1], ids[0]], 2));
+    let failed_hosts = DeploymentFilter { outcome: Some("failed".into()), ..all.clone() };
+    assert_eq!(list(failed_hosts, None, 0), (vec![ids[1]], 1));
+    let ci_done = DeploymentFilter {
+        actor: Some("ci".into()),
+        status: Some("succeeded".into()),
+        ..all.clone()
+    };
+    assert_eq!(list(ci_done, None, 0), (vec![ids[2], ids[0]], 2));
+    let nobody = DeploymentFilter { actor: Some("nobody".into()), ..all };
+    assert_eq!(list(nobody, None, 0), (vec![], 0));
+
+    // Each listed deployment carries its hosts, as `get_deployment` does.
+    let (listed, _) = store
+        .list_deployments(&DeploymentFilter::default(), Page { limit: None, offset: 0 })
+        .unwrap();
+    let first = listed.iter().find(|d| d.id == ids[0]).unwrap();
+    assert_eq!(*first, store.get_deployment(ids[0]).unwrap());
+    assert_eq!(first.hosts.len(), 2);
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::{Pool, Store, deleted, now, utc};
+use super::{Page, Pool, Store, deleted, now, utc};
 use crate::error::Error;
 use crate::schema::{deploy_hosts, deployment_hosts, deployments};
 
@@ -119,6 +119,60 @@ struct DeploymentRow {
     started_at: NaiveDateTime,
     finished_at: Option<NaiveDateTime>,
     revision: Option<i64>,
+}
+
+/// Which deployments [`Store::list_deployments`] returns; every field narrows the list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeploymentFilter {
+    /// Deployments in which this host took part.
+    pub host: Option<String>,
+    /// Deployments with at least one host of this outcome (`failed`, `rolled_back`, …).
+    pub outcome: Option<String>,
+    /// The deployment's own status: `running`, `succeeded` or `failed`.
+    pub status: Option<String>,
+    pub actor: Option<String>,
+}
+
+/// The deployments that pass `$filter`, as a boxed query.
+macro_rules! deployment_query {
+    ($filter:expr) => {{
+        let filter: &DeploymentFilter = $filter;
+        let mut query = deployments::table.into_boxed();
+        if let Some(status) = &filter.status {
+            query = query.filter(deployments::status.eq(status.clone()));
+        }
+        if let Some(actor) = &filter.actor {
+            query = query.filter(deployments::actor.eq(actor.clone()));
+        }
+        if let Some(host) = &filter.host {
+            let took_part = deployment_hosts::table
+                .filter(deployment_hosts::host.eq(host.clone()))
+                .select(deployment_hosts::deployment_id);
+            query = query.filter(deployments::id.eq_any(took_part));
+        }
+        if let Some(outcome) = &filter.outcome {
+            let had = deployment_hosts::table
+                .filter(deployment_hosts::outcome.eq(outcome.clone()))
+                .select(deployment_hosts::deployment_id);
+            query = query.filter(deployments::id.eq_any(had));
+        }
+        query
+    }};
+}
+
+/// A stored deployment row and its hosts as the API shows them.
+fn deployment_from(row: DeploymentRow, hosts: Vec<DeploymentHost>) -> Deployment {
+    Deployment {
+        id: row.id,
+        actor: row.actor,
+        status: row.status,
+        options: serde_json::from_str(&row.options).unwrap_or_default(),
+        summary: row.summary,
+        started_at: utc(row.started_at),
+        finished_at: row.finished_at.map(utc),
+        revision: row.revision,
+        hosts,
+    }
 }
 
 /// Holds a cross-process lock on one host's deploys until dropped (PostgreSQL: a session
@@ -301,6 +355,46 @@ impl Store {
         })
     }
 
+    /// A page of the deployments that pass `filter`, newest first, each with its hosts'
+    /// results, and how many pass in all.
+    pub fn list_deployments(
+        &self,
+        filter: &DeploymentFilter,
+        page: Page,
+    ) -> Result<(Vec<Deployment>, i64), Error> {
+        let (rows, hosts, total): (Vec<DeploymentRow>, Vec<DeploymentHost>, i64) = with_connection!(self, conn => {
+            let total = deployment_query!(filter).count().get_result(conn)?;
+            let mut query = deployment_query!(filter)
+                .order(deployments::id.desc())
+                .offset(page.offset)
+                .select(DeploymentRow::as_select());
+            if let Some(limit) = page.limit {
+                query = query.limit(limit);
+            }
+            let rows: Vec<DeploymentRow> = query.load(conn)?;
+            let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+            let hosts = deployment_hosts::table
+                .filter(deployment_hosts::deployment_id.eq_any(&ids))
+                .order(deployment_hosts::id)
+                .select(DeploymentHost::as_select())
+                .load(conn)?;
+            (rows, hosts, total)
+        });
+        let mut by_deployment: std::collections::HashMap<i64, Vec<DeploymentHost>> =
+            std::collections::HashMap::new();
+        for host in hosts {
+            by_deployment.entry(host.deployment_id).or_default().push(host);
+        }
+        let deployments = rows
+            .into_iter()
+            .map(|row| {
+                let hosts = by_deployment.remove(&row.id).unwrap_or_default();
+                deployment_from(row, hosts)
+            })
+            .collect();
+        Ok((deployments, total))
+    }
+
     /// A deploy with its hosts' results so far.
     pub fn get_deployment(&self, id: i64) -> Result<Deployment, Error> {
         let (row, hosts): (Option<DeploymentRow>, Vec<DeploymentHost>) = with_connection!(self, conn => {
@@ -313,17 +407,7 @@ impl Store {
             (row, hosts)
         });
         let row = row.ok_or(Error::NotFound { entity: "deployment", id })?;
-        Ok(Deployment {
-            id: row.id,
-            actor: row.actor,
-            status: row.status,
-            options: serde_json::from_str(&row.options).unwrap_or_default(),
-            summary: row.summary,
-            started_at: utc(row.started_at),
-            finished_at: row.finished_at.map(utc),
-            revision: row.revision,
-            hosts,
-        })
+        Ok(deployment_from(row, hosts))
     }
 
     /// Takes the cross-replica deploy lock of host `name`, waiting for it: on PostgreSQL a
