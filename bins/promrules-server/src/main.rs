@@ -35,7 +35,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(store, args),
         Command::Migrate => {
-            log::info!("the {} database is up to date", store.backend());
+            log::info!("the {} database `{}` is up to date", store.backend(), store.location());
             Ok(())
         }
         Command::Render(args) => commands::render(&store, args),
@@ -96,8 +96,9 @@ fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
         }
         let scheme = if has_tls { "https" } else { "http" };
         log::info!(
-            "serving the {} database on {scheme}://{} (token auth {auth})",
+            "serving the {} database `{}` on {scheme}://{} (token auth {auth})",
             store.backend(),
+            store.location(),
             args.listen
         );
         let listen = Listen {

@@ -40,6 +40,9 @@ fn serve_on_the_default_sqlite_file_then_shut_down_gracefully() {
     test_support::assert_promtool_accepts(&rendered);
 
     assert!(dir.path().join("promrules.db").exists(), "the default database is ./promrules.db");
+    let absolute = std::fs::canonicalize(dir.path().join("promrules.db")).unwrap();
+    let started = format!("serving the SQLite database `{}` on http://", absolute.display());
+    assert!(server.log().contains(&started), "the start-up line names the file: {}", server.log());
     let (status, log) = server.terminate();
     assert!(status.success(), "exit status {status}; log:\n{log}");
     assert!(log.contains("SIGTERM received") && log.contains("stopped"), "{log}");

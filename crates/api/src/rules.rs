@@ -169,14 +169,21 @@ pub(crate) async fn render_file(
     let text = state
         .blocking(move |store| {
             if let Some(name) = &query.shard {
-                let shard = store.find_shard(name)?.ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        format!("no shard named `{name}`"),
-                    )
-                    .with_field("shard", format!("no shard named `{name}`"))
-                })?;
+                let shard = store
+                    .find_shard(name)?
+                    .ok_or_else(|| crate::targets::unknown("shard", "shard", name))?;
                 options.selection.datasources.push(shard.id);
+            }
+            // A datasource is a shard, or a number rules carry (the original pipeline's
+            // clients numbered them freely); one that is neither is a typo, not an empty file.
+            if let Some(id) = query.datasource_id {
+                let is_shard = store.list_shards()?.iter().any(|shard| shard.id == id);
+                let filter = RuleFilter { datasource_id: Some(id), ..RuleFilter::default() };
+                if !is_shard && store.count_rules(&filter)? == 0 {
+                    let problem = format!("no shard and no rule has datasource {id}");
+                    return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, problem.clone())
+                        .with_field("datasource_id", problem));
+                }
             }
             let snapshot = match query.revision {
                 Some(number) => store.snapshot_at(number)?,

@@ -120,7 +120,30 @@ pub(crate) async fn list_exporters(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ExporterQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(listing(state.store(move |store| store.list_exporters(query.project.as_deref())).await?))
+    let exporters = state
+        .blocking(move |store| {
+            if let Some(name) = &query.project {
+                known_project(store, name)?;
+            }
+            Ok(store.list_exporters(query.project.as_deref())?)
+        })
+        .await?;
+    Ok(listing(exporters))
+}
+
+/// A filter that names nothing stored is a 422 naming it: an empty answer would read as
+/// "nothing there" (no targets to scrape, no exporters) when the name is mistyped.
+pub(crate) fn unknown(field: &str, what: &str, name: &str) -> ApiError {
+    let problem = format!("no {what} named `{name}`");
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, problem.clone()).with_field(field, problem)
+}
+
+fn known_project(store: &Store, name: &str) -> Result<(), ApiError> {
+    if store.list_projects()?.iter().any(|project| project.spec.name == name) {
+        Ok(())
+    } else {
+        Err(unknown("project", "project", name))
+    }
 }
 
 pub(crate) async fn create<E: Entity>(
@@ -198,7 +221,23 @@ pub(crate) async fn render(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let filter = Filter { shard: query.shard, service: query.service, project: query.project };
-    let text =
-        state.store(move |store| Ok(to_json(&file_sd(&store.load_targets()?, &filter)))).await?;
+    let text = state
+        .blocking(move |store| {
+            if let Some(name) = &filter.shard
+                && store.find_shard(name)?.is_none()
+            {
+                return Err(unknown("shard", "shard", name));
+            }
+            if let Some(name) = &filter.service
+                && store.find_service(name)?.is_none()
+            {
+                return Err(unknown("service", "service", name));
+            }
+            if let Some(name) = &filter.project {
+                known_project(store, name)?;
+            }
+            Ok(to_json(&file_sd(&store.load_targets()?, &filter)))
+        })
+        .await?;
     Ok(with_etag(&headers, "application/json", text.into_bytes()))
 }

@@ -438,8 +438,12 @@ async fn rendered_rule_file_and_etag(app: TestApp) {
     let (status, _, _) = client.text("/api/v1/rules.yml", Some(&etag)).await;
     assert_eq!(status, StatusCode::OK, "other content, other ETag");
 
-    let (_, _, other_datasource) = client.text("/api/v1/rules.yml?datasource_id=3", None).await;
-    assert!(other_datasource.contains("DiskFull") && !other_datasource.contains("Quiet"));
+    // A datasource's file: its rules plus those without one. Datasource 9 only a rule
+    // carries; 3 is neither a shard nor on any rule, a typo rather than an empty file.
+    let (_, _, nine) = client.text("/api/v1/rules.yml?datasource_id=9", None).await;
+    assert!(nine.contains("DiskFull") && nine.contains("Quiet"), "{nine}");
+    let (status, _, _) = client.text("/api/v1/rules.yml?datasource_id=3", None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 const TOKENS: [(&str, Scope, &str); 4] = [
@@ -910,6 +914,22 @@ async fn target_model_crud_and_file_sd(app: TestApp) {
     assert!(rules.contains("EuOnly") && !rules.contains("Elsewhere"), "{rules}");
     let (status, _, body) = client.text("/api/v1/rules.yml?shard=nowhere", None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // Every filter that names nothing stored is a 422 naming it, never an empty 200.
+    for (path, field) in [
+        ("/api/v1/targets?shard=nowhere", "shard"),
+        ("/api/v1/targets?service=nowhere", "service"),
+        ("/api/v1/targets?project=nowhere", "project"),
+        ("/api/v1/exporters?project=nowhere", "project"),
+        ("/api/v1/rules.yml?datasource_id=987654", "datasource_id"),
+    ] {
+        let (status, _, body) = client.text(path, None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert!(body["fields"][field].as_str().unwrap().contains("no "), "{path}: {body}");
+    }
+    let (status, _, _) =
+        client.text(&format!("/api/v1/rules.yml?datasource_id={}", eu + 100), None).await;
+    assert_eq!(status, StatusCode::OK, "a datasource only rules carry is still a datasource");
 
     // Replace and delete.
     let (_, exporters) = client.get("/api/v1/exporters?project=web").await;

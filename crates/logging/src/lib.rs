@@ -46,11 +46,13 @@ impl fmt::Display for Format {
     }
 }
 
-/// The level `-v` flags ask for: none is info, one debug, more trace.
+/// The filter `-v` flags ask for: none is info, one is debug for promrules (the HTTP and
+/// TLS client crates stay at info, or their connection chatter drowns every line of ours),
+/// two or more is trace for everything.
 pub fn level(verbosity: u8) -> &'static str {
     match verbosity {
         0 => "info",
-        1 => "debug",
+        1 => "debug,ureq=info,ureq_proto=info,rustls=info,hyper=info,hyper_util=info,h2=info",
         _ => "trace",
     }
 }
@@ -203,6 +205,7 @@ mod tests {
         assert_eq!("json".parse(), Ok(Format::Json));
         assert_eq!("human".parse(), Ok(Format::Human));
         assert!("xml".parse::<Format>().is_err());
-        assert_eq!((level(0), level(1), level(5)), ("info", "debug", "trace"));
+        assert_eq!((level(0), level(5)), ("info", "trace"));
+        assert!(level(1).starts_with("debug,") && level(1).contains("ureq_proto=info"));
     }
 }

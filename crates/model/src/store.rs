@@ -45,11 +45,17 @@ pub struct Store {
     sqlite_writer: Arc<Mutex<()>>,
     /// Who the writes of this handle are by, in the revisions they record.
     actor: Arc<str>,
+    /// What the store opened, fit for a log line: the SQLite file's absolute path, or the
+    /// PostgreSQL URL without its password.
+    location: Arc<str>,
 }
 
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend()).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .field("location", &self.location)
+            .finish_non_exhaustive()
     }
 }
 
@@ -155,6 +161,12 @@ impl Store {
     /// Who this handle's writes are by.
     pub fn actor(&self) -> &str {
         &self.actor
+    }
+
+    /// What this store opened: the SQLite file's absolute path (`:memory:` as is) or the
+    /// PostgreSQL URL with its password redacted; fit for a log line.
+    pub fn location(&self) -> &str {
+        &self.location
     }
 
     /// Which backend this store uses.
@@ -265,10 +277,13 @@ fn open_sqlite(path: &str) -> Result<Store, Error> {
         migrate(&mut conn)?;
         pool.max_size(8).build(ConnectionManager::new(path))?
     };
+    let location = std::fs::canonicalize(path)
+        .map_or_else(|_| path.to_owned(), |absolute| absolute.display().to_string());
     Ok(Store {
         pool: Pool::Sqlite(pool),
         sqlite_writer: Arc::default(),
         actor: Arc::from("unknown"),
+        location: Arc::from(location),
     })
 }
 
@@ -300,6 +315,7 @@ fn open_postgres(url: &str) -> Result<Store, Error> {
         pool: Pool::Postgres(pool),
         sqlite_writer: Arc::default(),
         actor: Arc::from("unknown"),
+        location: Arc::from(redact(url)),
     })
 }
 
