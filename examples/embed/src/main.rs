@@ -2,16 +2,29 @@
 //! render the Prometheus rule file, and export scrape targets as `file_sd` JSON, without
 //! running the server.
 //!
-//! Run with: `cargo run -p promrules-example-embed -- [DATABASE]` (default: an in-memory SQLite)
+//! Run with: `cargo run -p promrules-example-embed -- [DATABASE]` (default: an in-memory
+//! SQLite). Running it again on the same database changes nothing: the rules go in as an
+//! import, which upserts by group and rule name.
 
 use std::collections::BTreeMap;
 
-use promrules_model::{Exporter, Farm, GroupSpec, Project, RuleSpec, Store};
+use promrules_model::{
+    Exporter, Farm, GroupSpec, GroupedRules, ImportOptions, Project, RuleSpec, Store,
+};
 use promrules_targets::{Filter, TargetsModel, file_sd, to_json};
 use promrules_yaml::{RenderOptions, render};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::args().nth(1).unwrap_or_else(|| ":memory:".to_owned());
+    let url = match std::env::args().nth(1) {
+        Some(flag) if flag.starts_with('-') => {
+            report(
+                "usage: promrules-example-embed [DATABASE]  (a SQLite path or postgres:// URL; default: in memory)",
+            );
+            return Ok(());
+        }
+        Some(url) => url,
+        None => ":memory:".to_owned(),
+    };
     let store = Store::open(&url)?;
 
     // Bad input is refused, with every bad field named.
@@ -20,29 +33,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         report(&format!("refused: {errors}"));
     }
 
-    // A group, a heal-enabled alert and a recording rule.
-    let group = store.create_group(&GroupSpec {
-        name: "node".into(),
-        interval: Some("30s".into()),
-        ..GroupSpec::default()
-    })?;
-    store.create_rule(&RuleSpec {
-        name: Some("DiskFull".into()),
-        for_duration: Some("5m".into()),
-        severity: "critical".into(),
-        summary: "{{ $labels.instance }}: disk almost full".into(),
-        group_id: Some(group.id),
-        heal_enabled: true,
-        labels: BTreeMap::from([("team".into(), "storage".into())]),
-        ..RuleSpec::alert("node_filesystem_avail_bytes / node_filesystem_size_bytes < 0.05")
-    })?;
-    store.create_rule(&RuleSpec {
-        group_id: Some(group.id),
-        ..RuleSpec::record(
-            "instance:node_cpu:rate5m",
-            "sum by (instance) (rate(node_cpu_seconds_total{mode!=\"idle\"}[5m]))",
-        )
-    })?;
+    // A group with a heal-enabled alert and a recording rule, upserted by name.
+    let node = GroupedRules {
+        group: GroupSpec { interval: Some("30s".into()), ..GroupSpec::named("node") },
+        rules: vec![
+            RuleSpec {
+                name: Some("DiskFull".into()),
+                for_duration: Some("5m".into()),
+                severity: "critical".into(),
+                summary: "{{ $labels.instance }}: disk almost full".into(),
+                heal_enabled: true,
+                labels: BTreeMap::from([("team".into(), "storage".into())]),
+                ..RuleSpec::alert("node_filesystem_avail_bytes / node_filesystem_size_bytes < 0.05")
+            },
+            RuleSpec::record(
+                "instance:node_cpu:rate5m",
+                "sum by (instance) (rate(node_cpu_seconds_total{mode!=\"idle\"}[5m]))",
+            ),
+        ],
+    };
+    let imported = store.import(&[node], ImportOptions::default())?;
+    report(&format!(
+        "imported: created {}, updated {}, unchanged {}",
+        imported.created, imported.updated, imported.unchanged
+    ));
 
     // Render what Prometheus should load.
     let (rules, groups) = store.rules_and_groups()?;
