@@ -29,12 +29,18 @@ fn token_file(dir: &Path) -> String {
     path.to_str().unwrap().to_owned()
 }
 
-/// The two backends: a fresh SQLite file in `dir` and a fresh PostgreSQL database.
-fn databases(dir: &Path) -> [String; 2] {
-    [
-        dir.join("promrules.db").to_str().unwrap().to_owned(),
-        test_support::Postgres::shared().fresh_database(),
-    ]
+/// Runs `test` on both backends: a server with the token file on a fresh SQLite file, then
+/// on a fresh PostgreSQL database; `test` gets the server and its database URL.
+fn on_each_backend(test: impl Fn(Server, &str)) {
+    for postgres in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let database = if postgres {
+            test_support::Postgres::shared().fresh_database()
+        } else {
+            dir.path().join("promrules.db").to_str().unwrap().to_owned()
+        };
+        test(serve(dir.path(), &database), &database);
+    }
 }
 
 /// Starts the server on `database` with the token file.
@@ -75,9 +81,7 @@ fn host_body(name: &str, auth: Value) -> Value {
 
 #[test]
 fn hosts_never_answer_their_credentials() {
-    for database in databases(&tempfile::tempdir().unwrap().keep()) {
-        let dir = tempfile::tempdir().unwrap();
-        let server = serve(dir.path(), &database);
+    on_each_backend(|server, database| {
         let hosts = server.url("/api/v1/hosts");
         let (status, bearer) = call(
             "POST",
@@ -121,12 +125,12 @@ fn hosts_never_answer_their_credentials() {
 
         let (_, log) = server.terminate();
         assert!(!log.contains("bearer-XYZ-123") && !log.contains("pass-QRS-456"), "{log}");
-        let store = Store::open(&database).unwrap();
+        let store = Store::open(database).unwrap();
         let stored = store.get_host(bearer["id"].as_i64().unwrap()).unwrap();
         assert_eq!(stored.spec["prometheus_auth"], json!({"bearer_token": "bearer-XYZ-123"}));
         assert_eq!(stored.spec["address"], "127.0.0.2");
         assert!(!format!("{stored:?}").contains("bearer-XYZ-123"), "Debug masks it");
-    }
+    });
 }
 
 #[test]
@@ -304,9 +308,7 @@ fn invented_http_methods_do_not_grow_the_metrics() {
 
 #[test]
 fn host_fields_that_reach_ssh_are_refused_naming_the_field() {
-    for database in databases(&tempfile::tempdir().unwrap().keep()) {
-        let dir = tempfile::tempdir().unwrap();
-        let server = serve(dir.path(), &database);
+    on_each_backend(|server, _| {
         let hosts = server.url("/api/v1/hosts");
         for (field, value) in [
             ("ssh_user", json!("-oProxyCommand=touch /tmp/pwned")),
@@ -325,14 +327,12 @@ fn host_fields_that_reach_ssh_are_refused_naming_the_field() {
         }
         let (_, listed) = call("GET", &hosts, ADMIN, None);
         assert_eq!(listed["hosts"], json!([]), "nothing was stored");
-    }
+    });
 }
 
 #[test]
 fn a_shard_that_a_host_uses_cannot_be_deleted() {
-    for database in databases(&tempfile::tempdir().unwrap().keep()) {
-        let dir = tempfile::tempdir().unwrap();
-        let server = serve(dir.path(), &database);
+    on_each_backend(|server, _| {
         let shard = json!({"name": "eu"});
         let (status, shard) = call("POST", &server.url("/api/v1/shards"), WRITER, Some(shard));
         assert_eq!(status, 201, "{shard}");
@@ -345,7 +345,7 @@ fn a_shard_that_a_host_uses_cannot_be_deleted() {
         assert!(body["error"].as_str().unwrap().contains("uses-eu"), "{body}");
         let (_, shards) = call("GET", &server.url("/api/v1/shards"), READER, None);
         assert_eq!(shards["shards"].as_array().unwrap().len(), 1, "still there");
-    }
+    });
 }
 
 #[test]
@@ -381,14 +381,10 @@ fn a_bad_database_url_in_the_environment_is_named_without_its_password() {
 
 #[test]
 fn a_broken_alert_template_is_refused_on_every_way_in() {
-    for database in databases(&tempfile::tempdir().unwrap().keep()) {
-        a_broken_alert_template_is_refused(&database);
-    }
+    on_each_backend(|server, _| a_broken_alert_template_is_refused(&server));
 }
 
-fn a_broken_alert_template_is_refused(database: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = serve(dir.path(), database);
+fn a_broken_alert_template_is_refused(server: &Server) {
     let rules = server.url("/api/v1/rules");
     let good =
         json!({"name": "Good", "expression": "up == 0", "summary": "{{ $labels.job }} down"});

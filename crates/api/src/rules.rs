@@ -177,7 +177,11 @@ pub(crate) async fn render_file(
             // A datasource is a shard, or a number rules carry (the original pipeline's
             // clients numbered them freely); one that is neither is a typo, not an empty file.
             if let Some(id) = query.datasource_id {
-                let is_shard = store.list_shards()?.iter().any(|shard| shard.id == id);
+                let is_shard = match store.get_shard(id) {
+                    Ok(_) => true,
+                    Err(promrules_model::Error::NotFound { .. }) => false,
+                    Err(error) => return Err(error.into()),
+                };
                 let filter = RuleFilter { datasource_id: Some(id), ..RuleFilter::default() };
                 if !is_shard && store.count_rules(&filter)? == 0 {
                     let problem = format!("no shard and no rule has datasource {id}");

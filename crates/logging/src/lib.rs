@@ -113,11 +113,8 @@ impl Log for Redacting {
         if !self.inner.matches(record) || is_wire_dump(record.metadata()) {
             return;
         }
-        let message = record.args().to_string();
-        let redacted = redact(&message);
-        if redacted == message {
-            return self.inner.log(record);
-        }
+        // Formatted once; the inner logger then copies the redacted text.
+        let redacted = redact(&record.args().to_string());
         self.inner.log(
             &Record::builder()
                 .args(format_args!("{redacted}"))
