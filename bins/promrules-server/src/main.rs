@@ -81,7 +81,9 @@ fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
     let auth = if config.tokens.is_empty() { "off" } else { "on" };
     let state = AppState::new(store.clone(), config);
     let rollout = state.rollout().clone();
-    let app = router(state);
+    // The web UI under /ui/ beside the API, on the same state (store, tokens, rollout).
+    let web = promrules_web::WebConfig { secure_cookies: has_tls, ..Default::default() };
+    let app = router(state.clone()).merge(promrules_web::router(state, web));
 
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {

@@ -152,7 +152,7 @@ impl Token {
 
     /// The configured token whose secret is `presented`, comparing digests in constant
     /// time against every token.
-    fn find<'t>(tokens: &'t [Token], presented: &str) -> Option<&'t Token> {
+    pub(crate) fn find<'t>(tokens: &'t [Token], presented: &str) -> Option<&'t Token> {
         let digest: [u8; 32] = Sha256::digest(presented).into();
         let mut found = subtle::Choice::from(0);
         let mut index = 0u32;

@@ -85,6 +85,13 @@ pub struct Config {
     pub promtool: Option<std::path::PathBuf>,
 }
 
+impl Config {
+    /// The configured token whose secret is `secret` (digests compared in constant time).
+    pub fn token_for(&self, secret: &str) -> Option<&Token> {
+        Token::find(&self.tokens, secret)
+    }
+}
+
 impl Default for Config {
     fn default() -> Config {
         Config {
@@ -118,6 +125,15 @@ impl AppState {
     /// The deployment service behind the deploy routes (and the background jobs).
     pub fn rollout(&self) -> &Rollout {
         &self.rollout
+    }
+
+    /// The rule store (for the web UI, which shares this state).
+    pub fn database(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// Runs a store call on the blocking pool: diesel is synchronous, and a slow query

@@ -25,6 +25,10 @@ pub(crate) struct ListQuery {
     kind: Option<RuleKind>,
     enabled: Option<bool>,
     heal_enabled: Option<bool>,
+    /// A search: `key=value` label terms and text in the name or expression.
+    q: Option<String>,
+    #[serde(default)]
+    sort: promrules_model::RuleSort,
     limit: Option<i64>,
     #[serde(default)]
     offset: i64,
@@ -63,8 +67,11 @@ pub(crate) async fn list(
         kind: query.kind,
         enabled: query.enabled,
         heal_enabled: query.heal_enabled,
+        sort: query.sort,
         page,
-    };
+        ..RuleFilter::default()
+    }
+    .search(query.q.as_deref().unwrap_or_default());
     let (rules, total) = state
         .store(move |store| Ok((store.list_rules(&filter)?, store.count_rules(&filter)?)))
         .await?;

@@ -122,6 +122,20 @@ impl std::fmt::Debug for Host {
 }
 
 impl Host {
+    /// The client of this host's Prometheus: its URL, credentials and CA, each request
+    /// bounded by `timeout`. Every caller that asks a host's Prometheus builds it here.
+    pub fn prometheus(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<promrules_prometheus::Prometheus, promrules_prometheus::PrometheusError> {
+        let mut prometheus = promrules_prometheus::Prometheus::new(&self.prometheus_url)
+            .with_transport(timeout, self.prometheus_ca_file.as_deref())?;
+        if let Some(auth) = &self.prometheus_auth {
+            prometheus = prometheus.with_auth(auth.clone());
+        }
+        Ok(prometheus)
+    }
+
     /// Checks the fields; `Err` names every bad field and its problem.
     pub fn validate(&self) -> Result<(), Vec<HostProblem>> {
         let mut problems = Vec::new();

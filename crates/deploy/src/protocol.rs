@@ -102,19 +102,13 @@ async fn run_connected(
     })
 }
 
-/// The host's Prometheus client: its URL, credentials, CA and the deploy's timeout.
+/// The host's Prometheus client, with the deploy's timeout.
 fn client(host: &Host, options: &DeployOptions) -> Result<Arc<Prometheus>, StepError> {
-    let mut prometheus = Prometheus::new(&host.prometheus_url)
-        .with_transport(options.http_timeout, host.prometheus_ca_file.as_deref())
-        .map_err(|source| StepError::Prometheus {
-            host: host.name.clone(),
-            url: host.prometheus_url.clone(),
-            source: Box::new(source),
-        })?;
-    if let Some(auth) = &host.prometheus_auth {
-        prometheus = prometheus.with_auth(auth.clone());
-    }
-    Ok(Arc::new(prometheus))
+    host.prometheus(options.http_timeout).map(Arc::new).map_err(|source| StepError::Prometheus {
+        host: host.name.clone(),
+        url: host.prometheus_url.clone(),
+        source: Box::new(source),
+    })
 }
 
 /// Runs a blocking Prometheus call on the blocking pool.

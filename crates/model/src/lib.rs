@@ -34,8 +34,8 @@ pub use crate::rule::{
 };
 pub use crate::store::{
     Deployment, DeploymentFilter, DeploymentHost, HostLockGuard, HostRecord, ImportOptions, Page,
-    Revision, RevisionChange, RevisionSummary, RuleFilter, RuleRevision, Snapshot, Store, Stored,
-    TargetImportReport,
+    Revision, RevisionChange, RevisionSummary, RuleFilter, RuleRevision, RuleSort, Snapshot, Store,
+    Stored, TargetImportReport,
 };
 pub use crate::targets::{
     Exporter, Farm, MAX_HOST_BYTES, MAX_PORT_RANGE, Project, Scheme, Service, Shard, TargetsModel,

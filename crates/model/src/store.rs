@@ -119,7 +119,7 @@ mod rules;
 mod targets;
 pub use audit::{Deployment, DeploymentFilter, DeploymentHost, HostLockGuard, HostRecord};
 pub use revisions::{Revision, RevisionChange, RevisionSummary};
-pub use rules::{ImportOptions, Page, RuleFilter, RuleRevision, Snapshot};
+pub use rules::{ImportOptions, Page, RuleFilter, RuleRevision, RuleSort, Snapshot};
 pub use targets::{Stored, TargetImportReport};
 
 impl Store {

@@ -256,7 +256,7 @@ fn check_printable_name(name: &str) -> Result<(), String> {
 
 /// A label or annotation name we let users set: `[a-zA-Z_][a-zA-Z0-9_]*`, and not one of the
 /// `__`-prefixed names Prometheus reserves for itself.
-fn check_label_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_label_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
     let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');

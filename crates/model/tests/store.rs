@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use promrules_model::{
     DeploymentFilter, DeploymentHost, Error, GroupPatch, GroupSpec, GroupedRules, ImportOptions,
-    Page, RuleFilter, RuleKind, RulePatch, RuleSpec, Store,
+    Page, RuleFilter, RuleKind, RulePatch, RuleSort, RuleSpec, Store,
 };
 use support::TestDb;
 
@@ -152,6 +152,29 @@ fn list_filters_and_pagination(db: &TestDb) {
         names(RuleFilter { page: Page { limit: Some(10), offset: 10 }, ..Default::default() }),
         ["job:up:sum"]
     );
+
+    // Search: text in the name or expression (any case, wildcards literal), exact labels.
+    let mut labelled = RuleSpec::alert("node_load1 > 100%2");
+    labelled.name = Some("Load_High".into());
+    labelled.severity = "critical".into();
+    labelled.labels.insert("team".into(), "ops\"x".into());
+    db.store.create_rule(&labelled).unwrap();
+    let search = |query: &str| names(RuleFilter::default().search(query));
+    assert_eq!(search("LOAD_h"), ["Load_High"]);
+    assert_eq!(search("h7\""), ["R7"], "expression text");
+    assert_eq!(search("100%2"), ["Load_High"]);
+    assert_eq!(search("R_"), Vec::<String>::new(), "`_` is no wildcard");
+    assert_eq!(search("team=ops\"x"), ["Load_High"]);
+    assert_eq!(search("team=ops"), Vec::<String>::new(), "values match exactly");
+    assert_eq!(search("severity=critical load"), ["Load_High"]);
+    assert_eq!(search("severity=warning").len(), 11);
+    assert_eq!(search("\"} == 0").len(), 10, "`==` is text, not a label");
+    assert_eq!(
+        names(RuleFilter { sort: RuleSort::Name, ..Default::default() }.search("R")),
+        ["R0", "R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9"]
+    );
+    let newest = names(RuleFilter { sort: RuleSort::Updated, ..Default::default() });
+    assert_eq!(newest[0], "Load_High");
 }
 
 /// Each case: the bad rule, and the field its error must name.

@@ -20,7 +20,7 @@ use crate::rule::{
 };
 use crate::schema::{prom_rule_groups, prom_rules};
 
-/// Filters and pagination for [`Store::list_rules`]; every `None` matches all.
+/// Filters, order and pagination for [`Store::list_rules`]; every `None` matches all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuleFilter {
     pub datasource_id: Option<i64>,
@@ -28,7 +28,83 @@ pub struct RuleFilter {
     pub kind: Option<RuleKind>,
     pub enabled: Option<bool>,
     pub heal_enabled: Option<bool>,
+    /// Text the rule's name or expression contains, ignoring ASCII case.
+    pub text: Option<String>,
+    /// Labels the rule carries with exactly these values (`severity` included).
+    pub labels: Vec<(String, String)>,
+    pub sort: RuleSort,
     pub page: Page,
+}
+
+impl RuleFilter {
+    /// Reads a search box: `key=value` terms (a label name, `=`, a value) match labels, the
+    /// rest is text the name or expression must contain (`team=ops disk` is the label
+    /// `team="ops"` and the text `disk`; `up == 0` is text).
+    pub fn search(mut self, query: &str) -> RuleFilter {
+        let mut text = Vec::new();
+        for term in query.split_whitespace() {
+            match term.split_once('=') {
+                Some((key, value))
+                    if crate::validate::check_label_name(key).is_ok()
+                        && !value.is_empty()
+                        && !value.starts_with(['=', '~']) =>
+                {
+                    let value = value.trim_matches('"');
+                    self.labels.push((key.to_owned(), value.to_owned()));
+                }
+                _ => text.push(term),
+            }
+        }
+        if !text.is_empty() {
+            self.text = Some(text.join(" "));
+        }
+        self
+    }
+}
+
+/// The order of a rule listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleSort {
+    /// Oldest first (by id), the default.
+    #[default]
+    Id,
+    /// By name (unnamed alerts last), then id.
+    Name,
+    /// Most recently changed first.
+    Updated,
+}
+
+impl RuleSort {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleSort::Id => "id",
+            RuleSort::Name => "name",
+            RuleSort::Updated => "updated",
+        }
+    }
+}
+
+/// `%text%` for `LIKE … ESCAPE '\'`, with the wildcards of `text` escaped.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[diesel::declare_sql_function]
+extern "SQL" {
+    /// SQL's `lower`, on both backends.
+    fn lower(
+        text: diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
 }
 
 /// A window over a listing ordered by id; the default is everything.
@@ -70,6 +146,29 @@ macro_rules! rule_query {
         }
         if let Some(heal) = filter.heal_enabled {
             query = query.filter(prom_rules::heal_enabled.eq(heal));
+        }
+        if let Some(text) = &filter.text {
+            let pattern = contains_pattern(&text.to_ascii_lowercase());
+            query = query.filter(
+                lower(prom_rules::name).like(pattern.clone()).escape('\\').or(lower(
+                    prom_rules::expression.nullable(),
+                )
+                .like(pattern)
+                .escape('\\')),
+            );
+        }
+        for (key, value) in &filter.labels {
+            if key == "severity" {
+                query = query.filter(prom_rules::severity.eq(value.clone()));
+            } else {
+                // Labels are stored as compact JSON, so `"key":"value"` appears verbatim.
+                let pair = format!(
+                    "{}:{}",
+                    serde_json::Value::from(key.as_str()),
+                    serde_json::Value::from(value.as_str())
+                );
+                query = query.filter(prom_rules::labels.like(contains_pattern(&pair)).escape('\\'));
+            }
         }
         query
     }};
@@ -151,10 +250,17 @@ impl Store {
         with_connection!(self, conn => find_rule!(conn, id))
     }
 
-    /// The rules matching `filter`, ordered by id.
+    /// The rules matching `filter`, in its order.
     pub fn list_rules(&self, filter: &RuleFilter) -> Result<Vec<Rule>, Error> {
         let rows: Vec<RuleRow> = with_connection!(self, conn => {
-            let mut query = rule_query!(filter).order(prom_rules::id).offset(filter.page.offset);
+            let mut query = match filter.sort {
+                RuleSort::Id => rule_query!(filter).order(prom_rules::id.asc()),
+                RuleSort::Name => rule_query!(filter)
+                    .order((prom_rules::name.is_null(), prom_rules::name.asc(), prom_rules::id.asc())),
+                RuleSort::Updated => rule_query!(filter)
+                    .order((prom_rules::updated_at.desc(), prom_rules::id.desc())),
+            }
+            .offset(filter.page.offset);
             if let Some(limit) = filter.page.limit {
                 query = query.limit(limit);
             }
