@@ -84,6 +84,8 @@ fn load(cli: &Cli) -> anyhow::Result<(Config, Vec<String>)> {
         return Err(ConfigError::NoCommand.into());
     }
     tls_files(config.tls_crt.as_deref(), config.tls_key.as_deref())?;
+    let mut warnings = warnings;
+    warnings.extend(config.command_warnings());
     Ok((config, warnings))
 }
 

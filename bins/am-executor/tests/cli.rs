@@ -138,7 +138,7 @@ fn unknown_keys_warn_and_listen_address_comes_from_the_file() {
     write(
         &path,
         &format!(
-            "listen_address: 127.0.0.1:{port}\nverbos: true\ncommands:\n  - cmd: /bin/true\n    retries: 3\n"
+            "listen_address: 127.0.0.1:{port}\nverbos: true\ncommands:\n  - cmd: /bin/true\n    retries: 3\n  - cmd: /usr/local/bin/heal-disk-missing.sh\n"
         ),
     );
     let mut child = Command::new(BIN)
@@ -157,6 +157,11 @@ fn unknown_keys_warn_and_listen_address_comes_from_the_file() {
     assert!(status.success());
     assert!(log.contains("unknown configuration key `verbos` is ignored"), "{log}");
     assert!(log.contains("unknown configuration key `commands[0].retries` is ignored"), "{log}");
+    assert!(
+        log.contains("commands[1].cmd `/usr/local/bin/heal-disk-missing.sh` does not exist"),
+        "a command that cannot run is said at start-up: {log}"
+    );
+    assert!(!log.contains("commands[0].cmd"), "{log}");
 }
 
 #[test]

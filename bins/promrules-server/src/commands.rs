@@ -98,11 +98,19 @@ pub(crate) fn import(store: &Store, args: ImportArgs) -> anyhow::Result<()> {
         };
         writeln!(out, "{action} {}/{}{fields}", change.group, change.rule)?;
     }
+    for change in &report.group_changes {
+        writeln!(out, "update group {} ({})", change.group, change.fields.join(", "))?;
+    }
     let would = if args.dry_run { "dry run, nothing changed: would have " } else { "" };
     writeln!(
         out,
-        "{would}created {}, updated {}, deleted {}, unchanged {} (groups created: {})",
-        report.created, report.updated, report.deleted, report.unchanged, report.groups_created
+        "{would}created {}, updated {}, deleted {}, unchanged {} (groups created: {}, updated: {})",
+        report.created,
+        report.updated,
+        report.deleted,
+        report.unchanged,
+        report.groups_created,
+        report.groups_updated
     )?;
     Ok(())
 }

@@ -97,11 +97,11 @@ fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
             rollout.spawn_drift_check(std::time::Duration::from_secs(seconds), args.drift_repair);
         }
         let scheme = if has_tls { "https" } else { "http" };
+        let base = format!("{scheme}://{}", args.listen);
         log::info!(
-            "serving the {} database `{}` on {scheme}://{} (token auth {auth})",
+            "serving the {} database `{}` on {base}: the UI at {base}/ui/, the API at {base}/api/v1 (token auth {auth})",
             store.backend(),
             store.location(),
-            args.listen
         );
         let listen = Listen {
             address: args.listen,

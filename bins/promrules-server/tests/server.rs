@@ -43,6 +43,16 @@ fn serve_on_the_default_sqlite_file_then_shut_down_gracefully() {
     let absolute = std::fs::canonicalize(dir.path().join("promrules.db")).unwrap();
     let started = format!("serving the SQLite database `{}` on http://", absolute.display());
     assert!(server.log().contains(&started), "the start-up line names the file: {}", server.log());
+    let urls = format!("the UI at http://{0}/ui/, the API at http://{0}/api/v1", server.address);
+    assert!(server.log().contains(&urls), "and the URLs: {}", server.log());
+    // `/` leads to the UI, which answers without tokens on loopback.
+    let mut root = agent.get(&server.url("/")).call().unwrap();
+    assert_eq!(root.status(), 200);
+    let page = root.body_mut().read_to_string().unwrap();
+    assert!(
+        page.contains("<title>Rules · promrules</title>"),
+        "redirected to the rules list: {page}"
+    );
     let (status, log) = server.terminate();
     assert!(status.success(), "exit status {status}; log:\n{log}");
     assert!(log.contains("SIGTERM received") && log.contains("stopped"), "{log}");
@@ -94,12 +104,12 @@ fn import_then_render_round_trips_a_rule_file() {
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     assert_eq!(
         String::from_utf8_lossy(&first.stdout),
-        "create team/HighLoad\ncreate team/job:up:sum\ncreated 2, updated 0, deleted 0, unchanged 0 (groups created: 1)\n"
+        "create team/HighLoad\ncreate team/job:up:sum\ncreated 2, updated 0, deleted 0, unchanged 0 (groups created: 1, updated: 0)\n"
     );
     let second = run(dir.path(), &["--database", db, "import", file.to_str().unwrap()]);
     assert_eq!(
         String::from_utf8_lossy(&second.stdout),
-        "created 0, updated 0, deleted 0, unchanged 2 (groups created: 0)\n"
+        "created 0, updated 0, deleted 0, unchanged 2 (groups created: 0, updated: 0)\n"
     );
 
     let out = dir.path().join("out/rules.yml");
@@ -432,7 +442,7 @@ fn pruning_import_and_its_dry_run() {
     assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
     assert_eq!(
         String::from_utf8_lossy(&dry.stdout),
-        "update team/HighLoad (expression)\ndelete team/job:up:sum\ndry run, nothing changed: would have created 0, updated 1, deleted 1, unchanged 0 (groups created: 0)\n"
+        "update team/HighLoad (expression)\ndelete team/job:up:sum\ndry run, nothing changed: would have created 0, updated 1, deleted 1, unchanged 0 (groups created: 0, updated: 0)\n"
     );
     assert_eq!(render(), before, "a dry run changes nothing");
 
@@ -527,4 +537,76 @@ fn the_example_rule_file_imports_and_its_unit_tests_pass() {
     let stdout = String::from_utf8_lossy(&tested.stdout);
     assert!(tested.status.success(), "{stdout}{}", String::from_utf8_lossy(&tested.stderr));
     assert!(stdout.starts_with("PASSED"), "{stdout}");
+}
+
+/// The README's one-command demo, as shipped, with the binaries this test run built: from
+/// nothing to a heal script run, on ports it picks itself, within two minutes at most.
+#[test]
+fn the_heal_loop_demo_runs_from_nothing_to_healed() {
+    let executor = support::sibling_binary("am-executor");
+    let bin_dir = executor.parent().unwrap();
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/heal-loop/run-locally.sh");
+    let output = Command::new("timeout")
+        .arg("120")
+        .arg(&script)
+        .env("PROMRULES_BIN", bin_dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{}\n{stdout}\n{stderr}", output.status);
+    assert!(stdout.contains("healed LoopDemo"), "{stdout}");
+    assert!(stdout.contains("local: deployed"), "{stdout}");
+    assert!(stdout.contains("/ui/ and the API at"), "it says where the UI is: {stdout}");
+    assert!(!stdout.contains(":8090"), "it never uses the default port: {stdout}");
+}
+
+/// The Promgen export the README imports is shipped and imports as it says.
+#[test]
+fn the_readme_promgen_sample_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/targets/promgen-targets.json");
+    let db = dir.path().join("targets.db");
+    let output = run(
+        dir.path(),
+        &["--database", db.to_str().unwrap(), "import-targets", sample.to_str().unwrap()],
+    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "shards: created 1, updated 0\nservices: created 2, updated 0\nfarms: created 2, updated 0\nprojects: created 2, updated 0\nexporters: created 2, updated 0\n"
+    );
+}
+
+/// An import that resets fields says which: a rule's heal flag and summary, a group's interval.
+#[test]
+fn import_names_every_field_it_changed_on_rules_and_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rules.db");
+    let db = db.to_str().unwrap();
+    let file = dir.path().join("rules.yml");
+    std::fs::write(
+        &file,
+        "groups:\n- name: team\n  interval: 1m\n  rules:\n  - alert: DiskFull\n    expr: disk_used > 0.9\n    labels:\n      heal: \"true\"\n    annotations:\n      summary: the disk is full\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    assert!(run(dir.path(), &["--database", db, "import", file]).status.success());
+    std::fs::write(
+        file,
+        "groups:\n- name: team\n  rules:\n  - alert: DiskFull\n    expr: disk_used > 0.9\n",
+    )
+    .unwrap();
+    let output = run(dir.path(), &["--database", db, "import", "--dry-run", file]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let update =
+        stdout.lines().find(|line| line.starts_with("update team/DiskFull (")).unwrap_or_default();
+    for field in ["summary", "heal_enabled"] {
+        assert!(update.contains(field), "{field} is named: {stdout}");
+    }
+    assert!(stdout.contains("update group team (interval)\n"), "{stdout}");
+    assert!(stdout.ends_with("(groups created: 0, updated: 1)\n"), "{stdout}");
 }

@@ -1201,3 +1201,78 @@ tests:
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body["error"].as_str().unwrap().contains("tests"), "{body}");
 }
+
+/// Each `.route("PATH", …)` of `router()` in `src/lib.rs` with its methods; routes of the
+/// `api` router (before it is nested) get the `/api/v1` prefix.
+fn router_routes() -> std::collections::BTreeSet<(String, String)> {
+    let source = include_str!("../src/lib.rs");
+    let body = &source[source.find("pub fn router(").unwrap()..];
+    let nested_at = body.find(".nest(\"/api/v1\", api)").unwrap();
+    let mut routes = std::collections::BTreeSet::new();
+    let mut rest = body;
+    let mut offset = 0;
+    while let Some(at) = rest.find(".route(") {
+        let open = at + ".route(".len();
+        let start = open + rest[open..].find('"').unwrap() + 1;
+        let path_end = start + rest[start..].find('"').unwrap();
+        let path = &rest[start..path_end];
+        // The route's handler expression: up to the `)` that closes `.route(`.
+        let mut depth = 1;
+        let mut end = path_end;
+        for (i, c) in rest[path_end..].char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ => {}
+            }
+            if depth == 0 {
+                end = path_end + i;
+                break;
+            }
+        }
+        let handlers = &rest[path_end..end];
+        let prefix = if offset + at < nested_at { "/api/v1" } else { "" };
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let called = |text: &str| {
+                text.match_indices(&format!("{method}(")).any(|(i, _)| {
+                    i == 0
+                        || matches!(
+                            text.as_bytes()[i - 1],
+                            b'.' | b'(' | b' ' | b':' | b'\n' | b','
+                        )
+                })
+            };
+            if called(handlers) {
+                routes.insert((format!("{prefix}{path}"), method.to_owned()));
+            }
+        }
+        offset += end;
+        rest = &rest[end..];
+    }
+    routes
+}
+
+#[test]
+fn openapi_the_router_and_this_page_agree() {
+    let doc: Value = serde_json::from_str(promrules_api::OPENAPI).unwrap();
+    let documented: std::collections::BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, methods)| {
+            methods.as_object().unwrap().keys().map(move |method| (path.clone(), method.clone()))
+        })
+        .collect();
+    let routed = router_routes();
+    assert!(routed.len() > 40, "the router's routes were read: {routed:?}");
+    let undocumented: Vec<_> = routed.difference(&documented).collect();
+    let unrouted: Vec<_> = documented.difference(&routed).collect();
+    assert!(undocumented.is_empty(), "routes missing from the OpenAPI document: {undocumented:?}");
+    assert!(unrouted.is_empty(), "OpenAPI operations the router does not have: {unrouted:?}");
+
+    let page = include_str!("../../../docs/api.md");
+    for (path, method) in &documented {
+        let row = format!("| `{}` | `{path}` |", method.to_uppercase());
+        assert!(page.contains(&row), "docs/api.md has no row `{row}`");
+    }
+}

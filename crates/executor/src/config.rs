@@ -266,6 +266,44 @@ impl Config {
     }
 }
 
+impl Config {
+    /// A warning per command that cannot run as configured: a path that does not exist or
+    /// is not an executable file, or a bare name found on no `PATH` directory. The original
+    /// started silently and failed at the first alert; these are said at start-up instead
+    /// (still warnings, not errors: the file may appear before the first alert).
+    pub fn command_warnings(&self) -> Vec<String> {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        self.commands
+            .iter()
+            .enumerate()
+            .filter_map(|(index, command)| {
+                let problem = command_problem(&command.cmd, &path)?;
+                Some(format!("commands[{index}].cmd `{}` {problem}", command.cmd))
+            })
+            .collect()
+    }
+}
+
+/// Why `cmd` would not start, searching `path` for a bare name as `execvp` does.
+fn command_problem(cmd: &str, path: &std::ffi::OsStr) -> Option<&'static str> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |candidate: &Path| {
+        std::fs::metadata(candidate)
+            .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    };
+    if cmd.contains('/') {
+        let candidate = Path::new(cmd);
+        return match std::fs::metadata(candidate) {
+            Err(_) => Some("does not exist"),
+            Ok(meta) if !meta.is_file() => Some("is not a file"),
+            Ok(_) if !executable(candidate) => Some("is not executable"),
+            Ok(_) => None,
+        };
+    }
+    let found = std::env::split_paths(path).any(|dir| executable(&dir.join(cmd)));
+    (!found).then_some("is not on PATH")
+}
+
 fn warn_unknown(
     map: &serde_yaml::Mapping,
     known: &[&str],
@@ -283,6 +321,30 @@ fn warn_unknown(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_that_cannot_run_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("heal.sh");
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        let text = format!(
+            "commands:\n  - cmd: /bin/sh\n  - cmd: sh\n  - cmd: {}\n  - cmd: /nonexistent/heal\n  - cmd: {}\n  - cmd: no-such-program-here\n",
+            script.display(),
+            dir.path().display()
+        );
+        let (config, _) = Config::parse(&text).unwrap();
+        let warnings = config.command_warnings();
+        assert_eq!(warnings.len(), 4, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("commands[2].cmd")
+                && warnings[0].ends_with("is not executable")
+        );
+        assert_eq!(warnings[1], "commands[3].cmd `/nonexistent/heal` does not exist");
+        assert!(
+            warnings[2].starts_with("commands[4].cmd") && warnings[2].ends_with("is not a file")
+        );
+        assert_eq!(warnings[3], "commands[5].cmd `no-such-program-here` is not on PATH");
+    }
 
     #[test]
     fn signals_by_name_and_number() {

@@ -29,8 +29,8 @@ pub use crate::backend::Backend;
 pub use crate::error::Error;
 pub use crate::lint::{LintWarning, lint};
 pub use crate::rule::{
-    DEFAULT_SEVERITY, Group, GroupPatch, GroupSpec, GroupedRules, ImportAction, ImportChange,
-    ImportReport, Rule, RuleKind, RulePatch, RuleSpec,
+    DEFAULT_SEVERITY, Group, GroupChange, GroupPatch, GroupSpec, GroupedRules, ImportAction,
+    ImportChange, ImportReport, Rule, RuleKind, RulePatch, RuleSpec,
 };
 pub use crate::store::{
     Deployment, DeploymentFilter, DeploymentHost, HostLockGuard, HostRecord, ImportOptions, Page,

@@ -309,10 +309,23 @@ pub struct ImportReport {
     /// Rules deleted by a pruning import.
     pub deleted: usize,
     pub groups_created: usize,
+    /// Groups whose own fields (interval, limit, query_offset, labels) the file changed.
+    pub groups_updated: usize,
     /// The revision the import recorded (`None` for a dry run, which records nothing).
     pub revision: Option<i64>,
     /// Each rule created, updated or deleted, in file order (deletions after each group).
     pub changes: Vec<ImportChange>,
+    /// Each existing group the file changed, with the fields that changed.
+    pub group_changes: Vec<GroupChange>,
+}
+
+/// An existing group whose fields an import changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupChange {
+    pub group: String,
+    pub id: i64,
+    /// `interval`, `limit`, `query_offset`, `labels`: those that changed.
+    pub fields: Vec<&'static str>,
 }
 
 /// One rule an import created, updated or deleted.

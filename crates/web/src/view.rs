@@ -42,6 +42,10 @@ impl Chrome {
         self.scope >= Scope::Deploy
     }
 
+    pub(crate) fn is_admin(&self) -> bool {
+        self.scope >= Scope::Admin
+    }
+
     /// `current` for the navigation entry of this page.
     pub(crate) fn current(&self, nav: &str) -> &'static str {
         if self.nav == nav { "page" } else { "false" }

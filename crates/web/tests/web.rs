@@ -389,3 +389,69 @@ async fn the_root_redirects_assets_are_cached_and_unknown_pages_are_html() {
     assert_eq!(visitor.get("/api/v1/rules").await.status, StatusCode::OK);
     assert!(visitor.get("/api/v1/nowhere").await.body.starts_with("{\"error\""));
 }
+
+#[tokio::test]
+async fn an_admin_adds_and_edits_a_host_whose_secret_is_write_only() {
+    let ui = TestUi::with_tokens();
+    let mut writer = ui.visitor();
+    writer.sign_in(WRITER).await;
+    assert_eq!(writer.get("/ui/hosts/new").await.status, StatusCode::FORBIDDEN, "hosts need admin");
+    assert!(!writer.get("/ui/hosts").await.body.contains("Add a host\n"), "no admin link");
+
+    for name in ["eu-1", "eu-2"] {
+        ui.store.create_shard(&promrules_model::Shard { name: name.into() }).unwrap();
+    }
+    let mut admin = ui.visitor();
+    admin.sign_in(ADMIN).await;
+    admin.get("/ui/hosts/new").await;
+    let mut fields = vec![
+        ("name", "prom-1"),
+        ("address", "127.0.0.9"),
+        ("ssh_port", "2222"),
+        ("rule_file", "rules/promrules.yml"),
+        ("prometheus_url", "http://127.0.0.9:9090"),
+        ("reload", "http"),
+        ("datasources", "1, 2"),
+        ("auth", "bearer"),
+        ("secret", "s3cret-bearer-token"),
+    ];
+    let refused = admin.post("/ui/hosts", &fields).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let beside = &refused.body[refused.body.find("id=\"error-rule_file\"").unwrap()..];
+    assert!(beside[..200].contains("absolute"), "{beside}");
+    assert!(!refused.body.contains("s3cret"), "the secret is not echoed back");
+    assert!(ui.store.list_hosts().unwrap().is_empty());
+
+    fields[3] = ("rule_file", "/etc/prometheus/rules/promrules.yml");
+    let added = admin.post("/ui/hosts", &fields).await;
+    let main = |body: &str| body.split("<main").nth(1).unwrap_or_default().to_owned();
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", main(&added.body));
+    assert_eq!(added.location(), "/ui/hosts/prom-1");
+    let stored = &ui.store.list_hosts().unwrap()[0];
+    assert_eq!(stored.spec["prometheus_auth"]["bearer_token"], "s3cret-bearer-token");
+    assert_eq!(stored.spec["datasources"], serde_json::json!([1, 2]));
+    assert_eq!(stored.spec["host_key_policy"], "strict", "strict unless asked");
+
+    // Editing shows every field but the secret; an empty secret keeps it.
+    let form = admin.get("/ui/hosts/prom-1/edit").await;
+    assert!(
+        form.body.contains("value=\"2222\"")
+            && form.body.contains("Stored; leave empty to keep it.")
+    );
+    assert!(!form.body.contains("s3cret"));
+    let mut changed = fields.clone();
+    changed[2] = ("ssh_port", "2223");
+    changed[8] = ("secret", "");
+    assert_eq!(admin.post("/ui/hosts/prom-1", &changed).await.status, StatusCode::SEE_OTHER);
+    let stored = &ui.store.list_hosts().unwrap()[0];
+    assert_eq!(stored.spec["ssh_port"], 2223);
+    assert_eq!(stored.spec["prometheus_auth"]["bearer_token"], "s3cret-bearer-token", "kept");
+    changed[7] = ("auth", "none");
+    admin.get("/ui/hosts/prom-1/edit").await;
+    assert_eq!(admin.post("/ui/hosts/prom-1", &changed).await.status, StatusCode::SEE_OTHER);
+    assert!(ui.store.list_hosts().unwrap()[0].spec["prometheus_auth"].is_null(), "removed");
+
+    admin.get("/ui/hosts/prom-1").await;
+    assert_eq!(admin.post("/ui/hosts/prom-1/delete", &[]).await.location(), "/ui/hosts");
+    assert!(ui.store.list_hosts().unwrap().is_empty());
+}

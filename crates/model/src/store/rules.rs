@@ -15,8 +15,8 @@ use super::revisions::{Change, ChangeRead, Revision, rewind};
 use super::{Pool, Store, deleted, now, unique_to_conflict, utc};
 use crate::error::Error;
 use crate::rule::{
-    Group, GroupPatch, GroupSpec, GroupedRules, ImportAction, ImportChange, ImportReport, Rule,
-    RuleKind, RulePatch, RuleSpec,
+    Group, GroupChange, GroupPatch, GroupSpec, GroupedRules, ImportAction, ImportChange,
+    ImportReport, Rule, RuleKind, RulePatch, RuleSpec,
 };
 use crate::schema::{prom_rule_groups, prom_rules};
 
@@ -381,6 +381,18 @@ impl Store {
                                 .set(&GroupWrite::new(group, now))
                                 .execute(conn)?;
                             changes.push(Change::group(id, Some(&before), Some(group)));
+                            report.groups_updated += 1;
+                            let fields = [
+                                ("interval", before.interval != group.interval),
+                                ("limit", before.limit != group.limit),
+                                ("query_offset", before.query_offset != group.query_offset),
+                                ("labels", before.labels != group.labels),
+                            ];
+                            report.group_changes.push(GroupChange {
+                                group: group.name.clone(),
+                                id,
+                                fields: fields.iter().filter(|(_, changed)| *changed).map(|(field, _)| *field).collect(),
+                            });
                         }
                         id
                     }

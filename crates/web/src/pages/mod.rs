@@ -11,6 +11,7 @@ pub(crate) mod deploy;
 pub(crate) mod deployments;
 pub(crate) mod groups;
 pub(crate) mod history;
+pub(crate) mod host_form;
 pub(crate) mod hosts;
 pub(crate) mod rule;
 pub(crate) mod rule_test;
