@@ -60,7 +60,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let level = if cli.verbose || config.verbose { "debug" } else { "info" };
+    let level = promrules_logging::level(u8::from(cli.verbose || config.verbose));
     promrules_logging::init(level, cli.log_format);
     for warning in warnings {
         log::warn!("{warning}");

@@ -61,13 +61,13 @@ fn run(command: Command) -> anyhow::Result<()> {
     export.max_size = file.max_size;
     let Some(interval) = file.watch else {
         let outcome = export.run_once()?;
-        report(&export, outcome);
+        report(&export, outcome, log::Level::Info);
         return Ok(());
     };
     log::info!("exporting `{}` every {interval:?}", file.out.display());
     loop {
         match export.run_once() {
-            Ok(outcome) => report(&export, outcome),
+            Ok(outcome) => report(&export, outcome, log::Level::Debug),
             Err(error) => log::error!("{error}"),
         }
         std::thread::sleep(interval);
@@ -102,10 +102,12 @@ fn source(file: &FileArgs) -> anyhow::Result<Source> {
     Ok(Source::Database(Store::open_existing(url)?))
 }
 
-fn report(export: &Export, outcome: Outcome) {
+/// One line for what a run did; `quiet` is the level of "nothing to do" (info for a single
+/// run, from cron; debug in `--watch`, which would otherwise say it every interval).
+fn report(export: &Export, outcome: Outcome, quiet: log::Level) {
     let out = export.out.display();
     match (outcome, &export.reload) {
-        (Outcome::Unchanged, _) => log::debug!("`{out}` is unchanged"),
+        (Outcome::Unchanged, _) => log::log!(quiet, "`{out}` is unchanged"),
         (Outcome::Written, _) => log::info!("wrote `{out}`"),
         (Outcome::Reloaded, Some(prometheus)) => {
             log::info!("wrote `{out}`; {} reloaded it", prometheus.url());
@@ -115,7 +117,8 @@ fn report(export: &Export, outcome: Outcome) {
             log::info!("reloaded `{out}` (its earlier reload had failed)")
         }
         (Outcome::KnownBad, _) => {
-            log::debug!(
+            log::log!(
+                quiet,
                 "the content that failed before is unchanged; `{out}` keeps the previous one"
             );
         }

@@ -341,6 +341,38 @@ fn pull_from_the_server_needs_the_token_and_matches_the_api() {
     let output = with_token("eu");
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(std::fs::read_to_string(&rules).unwrap(), "groups: []\n");
+
+    // What it says without RUST_LOG: one line for what it did; `-v` adds promrules' own
+    // debug lines (the fetch), never a dependency's.
+    let at = |verbosity: &[&str]| {
+        let mut args = verbosity.to_vec();
+        args.extend(["rules", &rules_arg, "--from", &base, "--token-file", &token_arg]);
+        args.extend(["--shard", "eu"]);
+        let output = Command::new(env!("CARGO_BIN_EXE_promrules-export"))
+            .args(&args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        stderr(&output)
+    };
+    let unchanged = at(&[]);
+    assert_eq!(unchanged.lines().count(), 1, "{unchanged}");
+    assert!(unchanged.contains(&format!("`{rules_arg}` is unchanged")), "{unchanged}");
+    std::fs::remove_file(&rules).unwrap();
+    let wrote = at(&[]);
+    assert_eq!(wrote.lines().count(), 1, "{wrote}");
+    assert!(wrote.contains(&format!("wrote `{rules_arg}`")), "{wrote}");
+    let verbose = at(&["-v"]);
+    let debug: Vec<&str> = verbose.lines().filter(|line| line.contains(" DEBUG ")).collect();
+    assert!(debug.iter().any(|line| line.contains("/api/v1/rules.yml")), "{verbose}");
+    assert!(debug.iter().all(|line| line.contains(" DEBUG promrules")), "{verbose}");
+    let everything = at(&["-vv"]);
+    assert!(
+        everything.lines().any(|line| line.contains(" ureq")),
+        "-vv adds dependencies': {everything}"
+    );
 }
 
 #[test]

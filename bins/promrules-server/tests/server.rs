@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+mod readme;
 mod support;
 
 use support::{BIN, Server, agent, run};
@@ -561,6 +562,22 @@ fn the_heal_loop_demo_runs_from_nothing_to_healed() {
     assert!(stdout.contains("local: deployed"), "{stdout}");
     assert!(stdout.contains("/ui/ and the API at"), "it says where the UI is: {stdout}");
     assert!(!stdout.contains(":8090"), "it never uses the default port: {stdout}");
+}
+
+/// The README's commands, every one as written, in order, against real processes.
+#[test]
+fn every_readme_command_runs_as_written() {
+    let executor = support::sibling_binary("am-executor");
+    support::sibling_binary("promrules-export");
+    readme::run_every_command(executor.parent().unwrap());
+}
+
+/// The README's `sh` blocks split into commands as the shell reads them.
+#[test]
+fn readme_commands_are_read_whole() {
+    let text = "intro\n```sh\n# a comment\nfoo --a \\\n  --b  # trailing\n\nbar 'x # y'\ncurl -d '{\"a\": 1,\n  \"b\": 2}'\n```\n```sh\nbaz\n```\n```yaml\nnot: this\n```\n";
+    let expected = ["foo --a --b", "bar 'x # y'", "curl -d '{\"a\": 1,\n\"b\": 2}'", "baz"];
+    assert_eq!(readme::commands(text), expected);
 }
 
 /// The Promgen export the README imports is shipped and imports as it says.

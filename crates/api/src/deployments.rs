@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
 use promrules_model::{Deployment, DeploymentFilter};
 use promrules_rollout::{DeployRequest, Hosts};
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,7 @@ pub(crate) struct ListQuery {
     outcome: Option<String>,
     status: Option<String>,
     actor: Option<String>,
+    since: Option<String>,
     limit: Option<i64>,
     #[serde(default)]
     offset: i64,
@@ -84,11 +86,13 @@ pub(crate) async fn list(
             .with_field(field, problem));
         }
     }
+    let since = query.since.as_deref().map(since).transpose()?;
     let filter = DeploymentFilter {
         host: query.host,
         outcome: query.outcome,
         status: query.status,
         actor: query.actor,
+        since,
     };
     let (deployments, total) =
         state.store(move |store| store.list_deployments(&filter, page)).await?;
@@ -98,6 +102,25 @@ pub(crate) async fn list(
         limit: page.limit.unwrap_or_default(),
         offset: page.offset,
     }))
+}
+
+/// A `since` filter: an RFC 3339 time (`2026-12-01T00:00:00Z`), or an age in Prometheus's
+/// duration syntax (`24h`, `7d`) counted back from now.
+fn since(text: &str) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Ok(time.with_timezone(&Utc));
+    }
+    let age = promrules_model::parse_duration(text)
+        .ok()
+        .and_then(|age| chrono::Duration::from_std(age).ok())
+        .and_then(|age| Utc::now().checked_sub_signed(age));
+    age.ok_or_else(|| {
+        let problem = format!(
+            "`{text}` is neither an RFC 3339 time (2026-12-01T00:00:00Z) nor an age (24h, 7d)"
+        );
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("invalid `since`: {problem}"))
+            .with_field("since", problem)
+    })
 }
 
 /// `GET /api/v1/deployments/{id}`.

@@ -189,3 +189,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
         }
     }
 }
+
+/// The query of a listing that takes no filters: any parameter is a 400 naming it, never a
+/// filter silently ignored (`/shards?name=x` answering every shard).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NoFilters {}

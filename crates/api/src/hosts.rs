@@ -87,7 +87,10 @@ fn host_from(mut body: Value, stored: Option<&HostRecord>) -> Result<Host, ApiEr
     parse_json(&serde_json::to_vec(&body).map_err(|e| ApiError::internal(e.to_string()))?)
 }
 
-pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<HostList>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    crate::extract::QueryParams(_): crate::extract::QueryParams<crate::extract::NoFilters>,
+) -> Result<Json<HostList>, ApiError> {
     let hosts = state.store(|store| store.list_hosts()).await?;
     Ok(Json(HostList { hosts: hosts.into_iter().map(HostView::from).collect() }))
 }

@@ -73,7 +73,10 @@ pub(crate) async fn list(
     }
     .search(query.q.as_deref().unwrap_or_default());
     let (rules, total) = state
-        .store(move |store| Ok((store.list_rules(&filter)?, store.count_rules(&filter)?)))
+        .blocking(move |store| {
+            known_filters(store, filter.group_id, filter.datasource_id)?;
+            Ok((store.list_rules(&filter)?, store.count_rules(&filter)?))
+        })
         .await?;
     Ok(Json(RuleList { rules, total, limit: page.limit.unwrap_or_default(), offset: page.offset }))
 }
@@ -107,7 +110,12 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     JsonBody(spec): JsonBody<RuleSpec>,
 ) -> Result<(StatusCode, Json<Written>), ApiError> {
-    let written = state.store(move |store| linted(store, store.create_rule(&spec)?)).await?;
+    let written = state
+        .store(move |store| {
+            store.check_rule_references(&spec, None)?;
+            linted(store, store.create_rule(&spec)?)
+        })
+        .await?;
     log::info!(rule = written.rule.id, actor:% = crate::auth::current_actor(); "created rule {} (`{}`)", written.rule.id, written.rule.display_name());
     Ok((StatusCode::CREATED, Json(written)))
 }
@@ -121,7 +129,12 @@ pub(crate) async fn replace(
     Id(id): Id,
     JsonBody(spec): JsonBody<RuleSpec>,
 ) -> Result<Json<Written>, ApiError> {
-    let written = state.store(move |store| linted(store, store.update_rule(id, &spec)?)).await?;
+    let written = state
+        .store(move |store| {
+            store.check_rule_references(&spec, Some(&store.get_rule(id)?.spec))?;
+            linted(store, store.update_rule(id, &spec)?)
+        })
+        .await?;
     log::info!(rule = id, actor:% = crate::auth::current_actor(); "replaced rule {id} (`{}`)", written.rule.display_name());
     Ok(Json(written))
 }
@@ -131,7 +144,15 @@ pub(crate) async fn patch(
     Id(id): Id,
     JsonBody(patch): JsonBody<RulePatch>,
 ) -> Result<Json<Written>, ApiError> {
-    let written = state.store(move |store| linted(store, store.patch_rule(id, patch)?)).await?;
+    let written = state
+        .store(move |store| {
+            let before = store.get_rule(id)?.spec;
+            let mut after = before.clone();
+            patch.clone().apply(&mut after);
+            store.check_rule_references(&after, Some(&before))?;
+            linted(store, store.patch_rule(id, patch)?)
+        })
+        .await?;
     log::info!(rule = id, actor:% = crate::auth::current_actor(); "patched rule {id} (`{}`)", written.rule.display_name());
     Ok(Json(written))
 }
@@ -159,6 +180,30 @@ pub(crate) struct RenderQuery {
     revision: Option<i64>,
 }
 
+/// A filter that names no group or datasource is a 422 naming it, not an empty answer: each
+/// is a stored one or a number rules carry (the original pipeline's clients numbered them
+/// freely), so one that is neither is a typo.
+fn known_filters(
+    store: &Store,
+    group_id: Option<i64>,
+    datasource_id: Option<i64>,
+) -> Result<(), ApiError> {
+    let unknown = |field: &str, problem: String| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, problem.clone()).with_field(field, problem)
+    };
+    if let Some(id) = group_id
+        && !store.is_group(id)?
+    {
+        return Err(unknown("group_id", format!("no group and no rule has group {id}")));
+    }
+    if let Some(id) = datasource_id
+        && !store.is_datasource(id)?
+    {
+        return Err(unknown("datasource_id", format!("no shard and no rule has datasource {id}")));
+    }
+    Ok(())
+}
+
 /// The rendered rule file, with an `ETag` so that pollers can skip unchanged content.
 pub(crate) async fn render_file(
     State(state): State<AppState>,
@@ -181,21 +226,7 @@ pub(crate) async fn render_file(
                     .ok_or_else(|| crate::targets::unknown("shard", "shard", name))?;
                 options.selection.datasources.push(shard.id);
             }
-            // A datasource is a shard, or a number rules carry (the original pipeline's
-            // clients numbered them freely); one that is neither is a typo, not an empty file.
-            if let Some(id) = query.datasource_id {
-                let is_shard = match store.get_shard(id) {
-                    Ok(_) => true,
-                    Err(promrules_model::Error::NotFound { .. }) => false,
-                    Err(error) => return Err(error.into()),
-                };
-                let filter = RuleFilter { datasource_id: Some(id), ..RuleFilter::default() };
-                if !is_shard && store.count_rules(&filter)? == 0 {
-                    let problem = format!("no shard and no rule has datasource {id}");
-                    return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, problem.clone())
-                        .with_field("datasource_id", problem));
-                }
-            }
+            known_filters(store, None, query.datasource_id)?;
             let snapshot = match query.revision {
                 Some(number) => store.snapshot_at(number)?,
                 None => store.snapshot()?,

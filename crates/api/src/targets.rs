@@ -105,6 +105,7 @@ fn listing<E: Entity>(items: Vec<Stored<E>>) -> Json<serde_json::Value> {
 
 pub(crate) async fn list<E: Entity>(
     State(state): State<AppState>,
+    QueryParams(_): QueryParams<crate::extract::NoFilters>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(listing(state.store(E::list).await?))
 }

@@ -37,6 +37,17 @@ fn disk_rule() -> Value {
     })
 }
 
+/// A rule with a datasource only rules carry: the original pipeline's route writes free
+/// ids (ours refuse one neither stored nor carried), then ours names it.
+async fn rule_with_free_datasource(client: &support::Client, name: &str, datasource: i64) {
+    let body = json!({"expression": "up == 0", "datasource_id": datasource});
+    let (status, created) = client.post("/rules", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let url = format!("/api/v1/rules/{}", created["id"]);
+    let (status, named) = client.send("PATCH", &url, Some(&json!({"name": name}))).await;
+    assert_eq!(status, StatusCode::OK, "{named}");
+}
+
 async fn rule_crud_round_trip(app: TestApp) {
     let client = app.client();
     let (status, created) = client.post("/api/v1/rules", &disk_rule()).await;
@@ -106,6 +117,12 @@ async fn group_crud_and_conflicts(app: TestApp) {
 
 async fn listing_filters_and_pages(app: TestApp) {
     let client = app.client();
+    for shard in ["ds-one", "ds-two", "ds-three"] {
+        assert_eq!(
+            client.post("/api/v1/shards", &json!({"name": shard})).await.0,
+            StatusCode::CREATED
+        );
+    }
     for i in 0..12 {
         let rule = json!({"name": format!("R{i}"), "expression": "up", "datasource_id": i % 3 + 1, "heal_enabled": i < 5});
         assert_eq!(client.post("/api/v1/rules", &rule).await.0, StatusCode::CREATED);
@@ -398,6 +415,34 @@ async fn original_pipeline_route_keeps_working(app: TestApp) {
         (Some(7), Some(true), Some("10m"))
     );
 
+    // Its free ids stand on our routes: a rule keeps them, others may name them, and a
+    // filter finds them; an id neither stored nor carried is a 422 naming the field.
+    let url = format!("/api/v1/rules/{id}");
+    let (status, body) = client.send("PATCH", &url, Some(&json!({"summary": "Busy"}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = client.send("PATCH", &url, Some(&json!({"group_id": 8}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["fields"]["group_id"], "no group and no rule has group 8", "{body}");
+    let sibling = json!({"expression": "up == 0", "group_id": 7, "datasource_id": 2});
+    assert_eq!(client.post("/api/v1/rules", &sibling).await.0, StatusCode::CREATED);
+    let (_, listed) = client.get("/api/v1/rules?group_id=7&datasource_id=2").await;
+    assert_eq!(listed["total"], 2, "{listed}");
+    let typo = json!({"expression": "up == 0", "group_id": 70, "datasource_id": 20});
+    let (status, body) = client.post("/api/v1/rules", &typo).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["fields"]["datasource_id"], "no shard and no rule has datasource 20");
+    assert_eq!(body["fields"]["group_id"], "no group and no rule has group 70");
+    for filter in ["group_id=70", "datasource_id=20"] {
+        let (status, body) = client.get(&format!("/api/v1/rules?{filter}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{filter}: {body}");
+    }
+    let (status, body) = client.send("PUT", &url, Some(&typo)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // Lists without filters refuse one rather than ignore it.
+    let (status, body) = client.get("/api/v1/shards?name=eu").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["fields"].get("name").is_some(), "{body}");
+
     let (status, body) =
         client.post("/rules", &json!({"expression": "up ==", "duration": "ten"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -405,7 +450,7 @@ async fn original_pipeline_route_keeps_working(app: TestApp) {
         body["fields"].get("expression").is_some() && body["fields"].get("for").is_some(),
         "{body}"
     );
-    assert_eq!(app.rule_count(), 2);
+    assert_eq!(app.rule_count(), 3, "the two, and the sibling");
 }
 
 async fn rendered_rule_file_and_etag(app: TestApp) {
@@ -414,12 +459,7 @@ async fn rendered_rule_file_and_etag(app: TestApp) {
     let mut rule = disk_rule();
     rule["group_id"] = group["id"].clone();
     client.post("/api/v1/rules", &rule).await;
-    client
-        .post(
-            "/api/v1/rules",
-            &json!({"name": "Quiet", "expression": "up == 0", "datasource_id": 9}),
-        )
-        .await;
+    rule_with_free_datasource(&client, "Quiet", 9).await;
 
     let (status, headers, text) = client.text("/api/v1/rules.yml?heal_only=true", None).await;
     assert_eq!(status, StatusCode::OK);
@@ -555,6 +595,36 @@ async fn health_and_metrics(app: TestApp) {
     }
 }
 
+/// Every answer in these tests passes `support::openapi::check`; it refuses what the
+/// document does not say: an extra field, a wrong type, an undocumented status or route.
+#[tokio::test]
+async fn the_openapi_check_refuses_what_the_document_does_not_say() {
+    let app = TestApp::sqlite();
+    let client = app.client();
+    let (status, group) = client.post("/api/v1/groups", &json!({"name": "checked"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let refused = |method: &'static str, path: &'static str, status: u16, body: Value| {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let outcome = std::panic::catch_unwind(|| {
+            support::openapi::check(method, path, status, "application/json", &bytes)
+        });
+        outcome.is_err()
+    };
+    assert!(!refused("GET", "/api/v1/groups/1", 200, group.clone()), "the real answer passes");
+    let mut extra = group.clone();
+    extra["colour"] = json!("red");
+    assert!(refused("GET", "/api/v1/groups/1", 200, extra), "an undocumented field");
+    let mut wrong = group.clone();
+    wrong["name"] = json!(5);
+    assert!(refused("GET", "/api/v1/groups/1", 200, wrong), "a wrong type");
+    let mut null = group.clone();
+    null["interval"] = Value::Null;
+    assert!(!refused("GET", "/api/v1/groups/1", 200, null), "nullable allows null");
+    assert!(refused("GET", "/api/v1/groups/1", 299, group.clone()), "an undocumented status");
+    assert!(refused("GET", "/api/v1/nowhere", 200, group), "an undocumented route");
+    assert!(refused("GET", "/api/v1/groups/1", 404, json!({"message": "no"})), "an error's shape");
+}
+
 #[tokio::test]
 async fn openapi_lists_every_route_and_each_answers() {
     let app = TestApp::sqlite();
@@ -687,12 +757,7 @@ async fn deploy_through_the_api(app: TestApp) {
             &json!({"name": name, "expression": "vector(1)", "datasource_id": shard}),
         )
         .await;
-    client
-        .post(
-            "/api/v1/rules",
-            &json!({"name": "OtherShard", "expression": "vector(1)", "datasource_id": shard + 1}),
-        )
-        .await;
+    rule_with_free_datasource(&client, "OtherShard", shard + 1).await;
 
     let (status, started) = client.post("/api/v1/deployments", &json!({"hosts": ["prom-1"]})).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{started}");
@@ -741,6 +806,24 @@ async fn deploy_through_the_api(app: TestApp) {
     assert!(body["fields"]["outcome"].as_str().unwrap().contains("rolled_back"), "{body}");
     let (status, _) = client.get("/api/v1/deployments?colour=red").await;
     assert!(status.is_client_error(), "unknown filters are refused");
+
+    // Since when: an age or a time; neither is a 422 naming `since`.
+    let (_, recent) = client.get("/api/v1/deployments?since=1h&host=prom-1").await;
+    assert_eq!(recent["total"], 2, "{recent}");
+    let (_, future) = client.get("/api/v1/deployments?since=2999-01-01T00:00:00Z").await;
+    assert_eq!(future["total"], 0, "{future}");
+    // From the start of the newest (the `/deploy` one) on: that one only.
+    let newest = &listed["deployments"][0];
+    let started = newest["started_at"].as_str().unwrap();
+    let (_, from) = client.get(&format!("/api/v1/deployments?since={started}&actor=api")).await;
+    assert_eq!(
+        (&from["total"], &from["deployments"][0]["id"]),
+        (&json!(1), &newest["id"]),
+        "{from}"
+    );
+    let (status, body) = client.get("/api/v1/deployments?since=yesterday").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["fields"]["since"].as_str().unwrap().contains("`yesterday`"), "{body}");
 }
 
 /// The optional server modes: a burst of rule changes becomes one deploy once it settles;
@@ -903,12 +986,7 @@ async fn target_model_crud_and_file_sd(app: TestApp) {
             &json!({"name": "EuOnly", "expression": "up == 0", "datasource_id": eu}),
         )
         .await;
-    client
-        .post(
-            "/api/v1/rules",
-            &json!({"name": "Elsewhere", "expression": "up == 0", "datasource_id": eu + 100}),
-        )
-        .await;
+    rule_with_free_datasource(&client, "Elsewhere", eu + 100).await;
     let (status, _, rules) = client.text("/api/v1/rules.yml?shard=eu-shard", None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(rules.contains("EuOnly") && !rules.contains("Elsewhere"), "{rules}");

@@ -89,6 +89,7 @@ impl Server {
         if status == 304
             && let Some((_, body)) = self.cache.get(&url)
         {
+            log::debug!("GET {url}: 304, the {} bytes fetched before stand", body.len());
             return Ok(body.clone());
         }
         let limit = self.max_size;
@@ -103,6 +104,7 @@ impl Server {
             let text = String::from_utf8_lossy(&body);
             return Err(failed(format!("answered {status}: {}", text.trim())));
         }
+        log::debug!("GET {url}: {status}, {} bytes", body.len());
         if let Some(etag) = response.headers().get("etag").and_then(|v| v.to_str().ok()) {
             self.cache.insert(url.clone(), (etag.to_owned(), body.clone()));
         }

@@ -762,8 +762,20 @@ fn deployments_list_newest_first_with_filters_and_pages(db: &TestDb) {
         ..all.clone()
     };
     assert_eq!(list(ci_done, None, 0), (vec![ids[2], ids[0]], 2));
-    let nobody = DeploymentFilter { actor: Some("nobody".into()), ..all };
+    let nobody = DeploymentFilter { actor: Some("nobody".into()), ..all.clone() };
     assert_eq!(list(nobody, None, 0), (vec![], 0));
+    let hour = chrono::Duration::hours(1);
+    let recent = DeploymentFilter { since: Some(chrono::Utc::now() - hour), ..all.clone() };
+    assert_eq!(list(recent, None, 0).1, 4);
+    let future = DeploymentFilter { since: Some(chrono::Utc::now() + hour), ..all.clone() };
+    assert_eq!(list(future, None, 0), (vec![], 0));
+    // From the second one's start on: exactly those that started then or later.
+    let (every, _) = store.list_deployments(&all, Page { limit: None, offset: 0 }).unwrap();
+    let cut = store.get_deployment(ids[1]).unwrap().started_at;
+    let expected: Vec<i64> = every.iter().filter(|d| d.started_at >= cut).map(|d| d.id).collect();
+    assert!(expected.contains(&ids[1]) && !expected.is_empty());
+    let from_second = DeploymentFilter { since: Some(cut), ..all };
+    assert_eq!(list(from_second, None, 0).0, expected);
 
     // Each listed deployment carries its hosts, as `get_deployment` does.
     let (listed, _) = store

@@ -1,4 +1,5 @@
-//! A router over a fresh database, and a small client for it.
+//! A router over a fresh database, and a small client for it whose every answer is checked
+//! against the OpenAPI document (`openapi`).
 
 use axum::Router;
 use axum::body::Body;
@@ -9,6 +10,8 @@ use promrules_model::{RuleFilter, Store};
 use serde_json::Value;
 use test_support::Postgres;
 use tower::ServiceExt;
+
+pub(crate) mod openapi;
 
 pub(crate) struct TestApp {
     store: Store,
@@ -159,6 +162,9 @@ impl Client {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+        let answered = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let path_only = path.split('?').next().unwrap_or(path);
+        openapi::check(method, path_only, status.as_u16(), answered, &bytes);
         (status, headers, bytes)
     }
 }

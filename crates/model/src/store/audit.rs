@@ -131,6 +131,8 @@ pub struct DeploymentFilter {
     /// The deployment's own status: `running`, `succeeded` or `failed`.
     pub status: Option<String>,
     pub actor: Option<String>,
+    /// Deployments started at or after this time.
+    pub since: Option<DateTime<Utc>>,
 }
 
 /// The deployments that pass `$filter`, as a boxed query.
@@ -143,6 +145,9 @@ macro_rules! deployment_query {
         }
         if let Some(actor) = &filter.actor {
             query = query.filter(deployments::actor.eq(actor.clone()));
+        }
+        if let Some(since) = filter.since {
+            query = query.filter(deployments::started_at.ge(since.naive_utc()));
         }
         if let Some(host) = &filter.host {
             let took_part = deployment_hosts::table

@@ -230,6 +230,56 @@ macro_rules! write_group {
 }
 
 impl Store {
+    /// Checks that `spec`'s `group_id` names a group ([`Store::is_group`]) and its
+    /// `datasource_id` a datasource ([`Store::is_datasource`]), each only where it differs from `before` (the
+    /// rule as stored: a rule the original pipeline wrote keeps the ids it has); a 422-style
+    /// [`Error::Invalid`] names each field that does not. The original pipeline's route
+    /// writes ids as they come, as its clients expect; every other writer calls this first.
+    pub fn check_rule_references(
+        &self,
+        spec: &RuleSpec,
+        before: Option<&RuleSpec>,
+    ) -> Result<(), Error> {
+        let mut errors = crate::ValidationErrors::default();
+        if let Some(id) = spec.group_id
+            && before.and_then(|before| before.group_id) != Some(id)
+            && !self.is_group(id)?
+        {
+            errors.add("group_id", format!("no group and no rule has group {id}"));
+        }
+        if let Some(id) = spec.datasource_id
+            && before.and_then(|before| before.datasource_id) != Some(id)
+            && !self.is_datasource(id)?
+        {
+            errors.add("datasource_id", format!("no shard and no rule has datasource {id}"));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(Error::Invalid(errors)) }
+    }
+
+    /// Whether `id` is a group: a stored group's id, or a number stored rules carry (the
+    /// original pipeline wrote group ids without a group table).
+    pub fn is_group(&self, id: i64) -> Result<bool, Error> {
+        match self.get_group(id) {
+            Ok(_) => return Ok(true),
+            Err(Error::NotFound { .. }) => {}
+            Err(error) => return Err(error),
+        }
+        let filter = RuleFilter { group_id: Some(id), ..RuleFilter::default() };
+        Ok(self.count_rules(&filter)? > 0)
+    }
+
+    /// Whether `id` is a datasource: a shard's id, or a number stored rules carry (the
+    /// original pipeline's clients numbered datasources freely).
+    pub fn is_datasource(&self, id: i64) -> Result<bool, Error> {
+        match self.get_shard(id) {
+            Ok(_) => return Ok(true),
+            Err(Error::NotFound { .. }) => {}
+            Err(error) => return Err(error),
+        }
+        let filter = RuleFilter { datasource_id: Some(id), ..RuleFilter::default() };
+        Ok(self.count_rules(&filter)? > 0)
+    }
+
     /// Validates and stores a new rule.
     pub fn create_rule(&self, spec: &RuleSpec) -> Result<Rule, Error> {
         spec.validate()?;

@@ -136,7 +136,7 @@ pub(crate) async fn list(
         host: blank_is_none(&query.host),
         outcome: blank_is_none(&query.outcome),
         actor: blank_is_none(&query.actor),
-        status: None,
+        ..DeploymentFilter::default()
     };
     let window = Page { limit: Some(PAGE_SIZE), offset: (page - 1) * PAGE_SIZE };
     let (deployments, total) =

@@ -273,10 +273,13 @@ async fn save(
             if !problems.is_empty() {
                 return Ok(Err(problems));
             }
-            let written = match id {
-                Some(id) => store.update_rule(id, &attempt),
-                None => store.create_rule(&attempt),
-            };
+            let before = id.map(|id| store.get_rule(id)).transpose()?;
+            let written = store
+                .check_rule_references(&attempt, before.as_ref().map(|rule| &rule.spec))
+                .and_then(|()| match id {
+                    Some(id) => store.update_rule(id, &attempt),
+                    None => store.create_rule(&attempt),
+                });
             match written {
                 Ok(rule) => Ok(Ok(rule)),
                 Err(Error::Invalid(errors)) => Ok(Err(errors.fields().clone())),
