@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use promrules_executor::{
-    Config, ConfigError, DEFAULT_BODY_LIMIT, Executor, Listen, parse_listen_address, serve,
-    tls_files,
+    Config, ConfigError, DEFAULT_BODY_LIMIT, Executor, Listen, WebhookAuth, exposure,
+    parse_listen_address, serve, tls_files,
 };
 
 #[derive(Debug, Parser)]
@@ -39,6 +39,15 @@ struct Cli {
     /// On SIGTERM or SIGINT, how long running commands get before their resolve signal
     #[arg(long, default_value = "30", value_name = "SECONDS")]
     shutdown_grace: u64,
+
+    /// Log the argv and environment of each command that would run, run nothing, answer 200
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Listen beyond loopback without webhook authentication (anyone who reaches the port
+    /// can run the configured commands)
+    #[arg(long)]
+    insecure_no_auth: bool,
 
     /// A command (and its arguments) to run for every firing message, besides the file's
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
@@ -95,10 +104,17 @@ fn run(cli: &Cli, config: Config) -> anyhow::Result<()> {
         .clone()
         .or_else(|| config.listen_address.clone())
         .unwrap_or_else(|| ":8080".to_owned());
+    let auth = match &config.webhook_auth {
+        Some(auth) => WebhookAuth::load(auth)?,
+        None => None,
+    };
     let listen = Listen {
         address: parse_listen_address(&address_text)?,
         tls: tls_files(config.tls_crt.as_deref(), config.tls_key.as_deref())?,
+        auth,
+        insecure_no_auth: cli.insecure_no_auth,
     };
+    exposure(listen.address, listen.auth.as_ref(), listen.insecure_no_auth)?;
     for command in &config.commands {
         log::info!(
             "command `{}` {:?} for labels {:?}",
@@ -107,7 +123,10 @@ fn run(cli: &Cli, config: Config) -> anyhow::Result<()> {
             command.match_labels
         );
     }
-    let executor = Arc::new(Executor::new(&config));
+    if cli.dry_run {
+        log::warn!("dry run: commands are logged, not run");
+    }
+    let executor = Arc::new(Executor::new(&config).with_dry_run(cli.dry_run));
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(serve(
         executor,

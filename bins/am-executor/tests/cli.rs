@@ -122,6 +122,37 @@ fn startup_errors_are_named() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(expected), "{config}: {stderr}");
     }
+    // Beyond loopback without webhook auth: refused, naming both ways out; the file's
+    // secret must be readable and non-empty.
+    let path = dir.path().join("executor.yml");
+    write(&path, "commands:\n  - cmd: /bin/true\n");
+    let open =
+        Command::new(BIN).args(["-f", path.to_str().unwrap(), "-l", "0.0.0.0:1"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&open.stderr);
+    assert!(!open.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("refusing to listen on 0.0.0.0:1 without webhook authentication")
+            && stderr.contains("webhook_auth")
+            && stderr.contains("--insecure-no-auth"),
+        "{stderr}"
+    );
+    let token = dir.path().join("empty-token");
+    write(&token, "\n");
+    let config = format!(
+        "webhook_auth:\n  bearer_token_file: {}\ncommands:\n  - cmd: /bin/true\n",
+        token.display()
+    );
+    write(&path, &config);
+    let empty =
+        Command::new(BIN).args(["-f", path.to_str().unwrap(), "-l", "0.0.0.0:1"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&empty.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot use `webhook_auth.bearer_token_file` `{}`: it is empty",
+            token.display()
+        )),
+        "{stderr}"
+    );
     let missing = Command::new(BIN).args(["-f", "/nonexistent/executor.yml"]).output().unwrap();
     assert!(
         String::from_utf8_lossy(&missing.stderr)
@@ -194,7 +225,7 @@ fn serves_https_with_both_files() {
         .body_mut()
         .read_to_string()
         .unwrap();
-    assert_eq!(health, "All systems are functioning within normal specifications.");
+    assert_eq!(health, "All systems are functioning within normal specifications.\n");
     assert!(
         agent.get(&format!("http://127.0.0.1:{}/_health", running.port)).call().is_err(),
         "no plain HTTP"
@@ -271,6 +302,26 @@ fn json_logs_are_one_object_per_line() {
     assert_eq!(
         started.map(|line| &line["target"]),
         Some(&serde_json::json!("promrules_executor::runner")),
+        "{log}"
+    );
+}
+
+/// `--dry-run` logs the argv and environment that would run, runs nothing, answers 200.
+#[test]
+fn dry_run_logs_and_runs_nothing() {
+    let _serial = one_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("touched");
+    let running = Running::start(&["--dry-run", "/usr/bin/touch", out.to_str().unwrap()]);
+    let body = r#"{"status":"firing","receiver":"r","alerts":[{"status":"firing","labels":{"alertname":"DryRun"}}]}"#;
+    let response = agent().post(&format!("http://127.0.0.1:{}/", running.port)).send(body).unwrap();
+    assert_eq!(response.status(), 200);
+    let (_, log) = running.terminate();
+    assert!(!out.exists(), "nothing ran: {log}");
+    assert!(
+        log.contains(&format!(r#"dry run: would run ["/usr/bin/touch", "{}"]"#, out.display()))
+            && log.contains("AMX_ALERT_1_LABEL_alertname=DryRun")
+            && log.contains("skipping `/usr/bin/touch` for DryRun"),
         "{log}"
     );
 }

@@ -244,7 +244,7 @@ fn heal_enabled_rule_runs_a_heal_script_and_resolves() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let executor_thread = std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().unwrap();
-        let listen = promrules_executor::Listen { address: executor_address, tls: None };
+        let listen = promrules_executor::Listen::plain(executor_address);
         let shutdown = async {
             let _ = stopped.await;
         };

@@ -14,6 +14,12 @@
 //!     ignore_resolved: false      # default
 //!     resolved_signal: SIGTERM    # default SIGKILL
 //!     timeout: 5m                 # ours: signal and fail a command that runs longer
+//!     dedup_window: 5m            # ours: an HA Alertmanager pair's duplicate runs nothing
+//!     cooldown: 30m               # ours: a fingerprint does not run again within this
+//!     rate_limit: {max: 5, per: 1h}  # ours: at most 5 starts an hour, all fingerprints
+//!     payload_file: false         # ours: the whole message in $AMX_PAYLOAD_FILE
+//! webhook_auth:                   # ours: what a webhook request must present
+//!   bearer_token_file: /etc/am-executor/token
 //! ```
 //!
 //! Scalars where a string is expected match as their text (`code: 1` is `"1"`), and unknown
@@ -42,6 +48,9 @@ pub struct Config {
     pub tls_crt: Option<String>,
     #[serde(default)]
     pub commands: Vec<CommandConfig>,
+    /// Ours: the credential a webhook request must present.
+    #[serde(default)]
+    pub webhook_auth: Option<crate::auth::WebhookAuthConfig>,
 }
 
 /// One command and when it runs.
@@ -68,6 +77,37 @@ pub struct CommandConfig {
     /// Signal and fail the command when it runs longer than this.
     #[serde(default, deserialize_with = "deserialize_timeout")]
     pub timeout: Option<Duration>,
+    /// Ours: the same notification (receiver, group key, status, and each alert's
+    /// fingerprint and start) seen again within this window runs nothing: the duplicate an
+    /// HA pair of Alertmanagers sends. A run that failed is forgotten, so a retry runs.
+    #[serde(default, deserialize_with = "deserialize_timeout")]
+    pub dedup_window: Option<Duration>,
+    /// Ours: a fingerprint that started this command within this long does not start it again.
+    #[serde(default, deserialize_with = "deserialize_timeout")]
+    pub cooldown: Option<Duration>,
+    /// Ours: at most `max` starts per `per`, across all fingerprints.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+    /// Ours: pass the whole message as JSON in a temp file named by `AMX_PAYLOAD_FILE`.
+    #[serde(default)]
+    pub payload_file: bool,
+}
+
+/// At most `max` starts of a command per `per`: the fleet-wide circuit breaker for when
+/// monitoring itself misfires and every host alerts at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub max: u32,
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub per: Duration,
+}
+
+fn deserialize_duration<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_timeout(&text).map_err(serde::de::Error::custom)
 }
 
 fn default_true() -> bool {
@@ -188,7 +228,8 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
     if total.is_zero() { Err(error()) } else { Ok(total) }
 }
 
-const CONFIG_KEYS: &[&str] = &["listen_address", "verbose", "tls_key", "tls_crt", "commands"];
+const CONFIG_KEYS: &[&str] =
+    &["listen_address", "verbose", "tls_key", "tls_crt", "commands", "webhook_auth"];
 const COMMAND_KEYS: &[&str] = &[
     "cmd",
     "args",
@@ -198,6 +239,10 @@ const COMMAND_KEYS: &[&str] = &[
     "ignore_resolved",
     "resolved_signal",
     "timeout",
+    "dedup_window",
+    "cooldown",
+    "rate_limit",
+    "payload_file",
 ];
 
 impl Config {
@@ -261,6 +306,10 @@ impl Config {
                 ignore_resolved: false,
                 resolved_signal: ResolvedSignal::default(),
                 timeout: None,
+                dedup_window: None,
+                cooldown: None,
+                rate_limit: None,
+                payload_file: false,
             });
         }
     }

@@ -26,6 +26,18 @@ pub enum ConfigError {
     },
     #[error("invalid listen address `{address}`: {problem}")]
     ListenAddress { address: String, problem: String },
+    #[error(
+        "refusing to listen on {address} without webhook authentication: anyone who reaches it \
+         could run the configured commands; set `webhook_auth` (bearer_token_file or \
+         basic_auth) in the configuration, listen on 127.0.0.1, or pass --insecure-no-auth"
+    )]
+    OpenListen { address: std::net::SocketAddr },
+    #[error("cannot use `webhook_auth.{what}` `{}`: {problem}", path.display())]
+    Secret { what: &'static str, path: PathBuf, problem: String },
+    #[error("`webhook_auth` takes one of `bearer_token_file` and `basic_auth`, not both")]
+    TwoAuths,
+    #[error("`webhook_auth.basic_auth.username` must be non-empty and without `:`")]
+    BasicUsername,
 }
 
 /// A webhook request the executor cannot act on; answered with 400.

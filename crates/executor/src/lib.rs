@@ -22,17 +22,22 @@
 //! # Ok::<(), String>(())
 //! ```
 
-pub use crate::config::{CommandConfig, Config, ResolvedSignal};
+pub use crate::auth::{BasicAuthConfig, WebhookAuth, WebhookAuthConfig, exposure};
+pub use crate::config::{CommandConfig, Config, RateLimit, ResolvedSignal};
 pub use crate::error::{ConfigError, WebhookError};
 pub use crate::metrics::Metrics;
 pub use crate::runner::Executor;
 pub use crate::server::{
     DEFAULT_BODY_LIMIT, HEALTH_TEXT, Listen, parse_listen_address, router, serve, tls_files,
 };
-pub use crate::webhook::{Alert, Message, Status, environment, fingerprint, matches};
+pub use crate::webhook::{
+    Alert, Message, Status, environment, fingerprint, matches, notification_key,
+};
 
+mod auth;
 mod config;
 mod error;
+mod go_json;
 mod metrics;
 mod runner;
 mod server;

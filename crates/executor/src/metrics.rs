@@ -25,6 +25,11 @@ pub(crate) struct Reason {
     pub(crate) reason: &'static str,
 }
 
+/// Why a matching command did not run: the original's two, then ours (`duplicate` within
+/// `dedup_window`, `cooldown`, `rate_limit`, `paused` over HTTP, `dry_run`).
+pub(crate) const SKIP_REASONS: [&str; 7] =
+    ["nomatch", "fingerover", "duplicate", "cooldown", "rate_limit", "paused", "dry_run"];
+
 /// The registry and its metrics.
 #[derive(Debug)]
 pub struct Metrics {
@@ -34,6 +39,11 @@ pub struct Metrics {
     pub(crate) errors: Family<Stage, Counter>,
     pub(crate) signalled: Family<Outcome, Counter>,
     pub(crate) skipped: Family<Reason, Counter>,
+    /// 1 while heals are paused over HTTP.
+    pub(crate) paused: Gauge,
+    /// Commands started with fewer alerts than the message had (the environment would not
+    /// fit the kernel's limit).
+    pub(crate) truncated: Counter,
 }
 
 impl Metrics {
@@ -49,7 +59,7 @@ impl Metrics {
         for result in ["ok", "fail"] {
             drop(signalled.get_or_create(&Outcome { result }));
         }
-        for reason in ["nomatch", "fingerover"] {
+        for reason in SKIP_REASONS {
             drop(skipped.get_or_create(&Reason { reason }));
         }
         let mut registry = Registry::default();
@@ -74,7 +84,21 @@ impl Metrics {
             "Number of times a command was skipped",
             skipped.clone(),
         );
+        let paused = Gauge::default();
+        registry.register(
+            "am_executor_paused",
+            "Whether commands are paused (1) or run (0)",
+            paused.clone(),
+        );
+        let truncated = Counter::default();
+        registry.register(
+            "am_executor_truncated",
+            "Number of commands started with only the alerts that fit the environment",
+            truncated.clone(),
+        );
         Metrics {
+            paused,
+            truncated,
             registry: Mutex::new(registry),
             process_duration,
             processes_current,

@@ -7,7 +7,8 @@
 //! one lock, which makes the `max` check and the start a single step: two messages arriving
 //! together cannot both slip under the limit.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,7 +21,7 @@ use tokio::process::{Child, Command};
 
 use crate::config::{CommandConfig, Config};
 use crate::metrics::Metrics;
-use crate::webhook::{Message, environment, fingerprint, matches};
+use crate::webhook::{Message, environment_parts, fingerprint, matches, notification_key};
 
 /// How long a timed-out command gets between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(5);
@@ -30,8 +31,13 @@ const KILL_GRACE: Duration = Duration::from_secs(5);
 pub struct Executor {
     commands: Vec<CommandConfig>,
     processes: Mutex<HashMap<u64, Process>>,
+    /// What the limits remember; taken with `processes` held, so a check and a start are
+    /// one step.
+    limits: Mutex<Limits>,
     next_id: AtomicU64,
     metrics: Arc<Metrics>,
+    paused: AtomicBool,
+    dry_run: bool,
 }
 
 #[derive(Debug)]
@@ -41,6 +47,90 @@ struct Process {
     group: Pid,
     /// Set when a resolve signalled it: its exit is then not a failure.
     resolved: Arc<AtomicBool>,
+    /// The notification it ran for, forgotten if it fails (so that a retry runs).
+    dedup_key: Option<String>,
+    /// Its `AMX_PAYLOAD_FILE`, removed when it exits.
+    payload_file: Option<PathBuf>,
+}
+
+/// The memory of `dedup_window`, `cooldown` and `rate_limit`, per command index.
+#[derive(Debug, Default)]
+struct Limits {
+    seen: HashMap<(usize, String), Instant>,
+    last_start: HashMap<(usize, String), Instant>,
+    starts: HashMap<usize, VecDeque<Instant>>,
+}
+
+impl Limits {
+    /// Why `command` must not start now, if it must not; forgets what is past every window.
+    fn refusal(
+        &mut self,
+        index: usize,
+        command: &CommandConfig,
+        key: &str,
+        fingerprint: Option<&str>,
+        now: Instant,
+    ) -> Option<(&'static str, String)> {
+        if let Some(window) = command.dedup_window {
+            self.seen.retain(|_, at| now.duration_since(*at) < window.max(Duration::from_secs(1)));
+            if let Some(at) = self.seen.get(&(index, key.to_owned())) {
+                let ago = now.duration_since(*at);
+                return Some((
+                    "duplicate",
+                    format!("the same notification came {ago:.1?} ago (dedup_window {window:?})"),
+                ));
+            }
+        }
+        if let (Some(cooldown), Some(fingerprint)) = (command.cooldown, fingerprint)
+            && let Some(at) = self.last_start.get(&(index, fingerprint.to_owned()))
+            && now.duration_since(*at) < cooldown
+        {
+            let ago = now.duration_since(*at);
+            return Some((
+                "cooldown",
+                format!("it started for this fingerprint {ago:.1?} ago (cooldown {cooldown:?})"),
+            ));
+        }
+        if let Some(limit) = command.rate_limit {
+            let starts = self.starts.entry(index).or_default();
+            while starts.front().is_some_and(|at| now.duration_since(*at) >= limit.per) {
+                starts.pop_front();
+            }
+            if starts.len() >= limit.max as usize {
+                return Some((
+                    "rate_limit",
+                    format!(
+                        "{} starts within {:?} (rate_limit {} per {:?})",
+                        starts.len(),
+                        limit.per,
+                        limit.max,
+                        limit.per
+                    ),
+                ));
+            }
+        }
+        None
+    }
+
+    /// Remembers a start for the limits that ask.
+    fn record(
+        &mut self,
+        index: usize,
+        command: &CommandConfig,
+        key: &str,
+        fingerprint: Option<&str>,
+        now: Instant,
+    ) {
+        if command.dedup_window.is_some() {
+            self.seen.insert((index, key.to_owned()), now);
+        }
+        if let (Some(_), Some(fingerprint)) = (command.cooldown, fingerprint) {
+            self.last_start.insert((index, fingerprint.to_owned()), now);
+        }
+        if command.rate_limit.is_some() {
+            self.starts.entry(index).or_default().push_back(now);
+        }
+    }
 }
 
 /// How one started command ended.
@@ -54,9 +144,40 @@ impl Executor {
         Executor {
             commands: config.commands.clone(),
             processes: Mutex::new(HashMap::new()),
+            limits: Mutex::new(Limits::default()),
             next_id: AtomicU64::new(1),
             metrics: Arc::new(Metrics::new()),
+            paused: AtomicBool::new(false),
+            dry_run: false,
         }
+    }
+
+    /// With `dry_run`, a command that would start is logged (argv and environment) and
+    /// counted as skipped (`dry_run`) instead; the limits still count it as started.
+    pub fn with_dry_run(mut self, dry_run: bool) -> Executor {
+        self.dry_run = dry_run;
+        self
+    }
+
+    /// Pauses (`true`) or resumes every command: while paused, a matching command is
+    /// skipped (`paused`), answered 200, and a resolve still reaches running ones.
+    pub fn set_paused(&self, paused: bool) {
+        let was = self.paused.swap(paused, Ordering::SeqCst);
+        self.metrics.paused.set(i64::from(paused));
+        if was != paused {
+            log::warn!(
+                "{}",
+                if paused {
+                    "commands paused: firing alerts run nothing until resumed"
+                } else {
+                    "commands resumed"
+                }
+            );
+        }
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::SeqCst)
     }
 
     /// The executor's metrics.
@@ -78,7 +199,8 @@ impl Executor {
     ///
     /// Returns the failures of commands with `notify_on_failure`, one line each.
     pub async fn fire(self: &Arc<Self>, message: &Message) -> Vec<String> {
-        let env = environment(message);
+        let env = fitted_environment(message, &self.metrics);
+        let key = notification_key(message);
         let mut waits = tokio::task::JoinSet::new();
         let mut failures = Vec::new();
         for (index, command) in self.commands.iter().enumerate() {
@@ -87,7 +209,8 @@ impl Executor {
                 continue;
             }
             let fingerprint = fingerprint(command, message).map(str::to_owned);
-            match self.start(index, command, fingerprint, &env) {
+            let start = Start { index, command, fingerprint, env: &env, key: &key, message };
+            match self.start(start) {
                 Ok(Some((id, child))) => {
                     let executor = Arc::clone(self);
                     waits.spawn(async move { (index, executor.wait(index, id, child).await) });
@@ -115,16 +238,35 @@ impl Executor {
         failures
     }
 
-    /// Checks `max` and starts the command, in one step under the lock; `None` when skipped.
-    fn start(
-        &self,
-        index: usize,
-        command: &CommandConfig,
-        fingerprint: Option<String>,
-        env: &[(String, String)],
-    ) -> std::io::Result<Option<(u64, Child)>> {
+    /// Logs and counts a command that does not start, naming the alert.
+    fn skip(&self, start: &Start<'_>, reason: &'static str, why: &str) {
+        self.metrics.skip(reason);
+        let names: Vec<&str> = start
+            .message
+            .alerts
+            .iter()
+            .filter_map(|alert| alert.labels.get("alertname").map(String::as_str))
+            .collect();
+        log::warn!(
+            reason, command:% = start.command.cmd;
+            "skipping `{}` for {} (fingerprint {}, receiver {}): {why}",
+            start.command.cmd,
+            if names.is_empty() { "the message".to_owned() } else { names.join(", ") },
+            start.fingerprint.as_deref().unwrap_or("none"),
+            start.message.receiver
+        );
+    }
+
+    /// Checks pause, `max` and the limits and starts the command, in one step under the
+    /// lock; `None` when skipped.
+    fn start(&self, start: Start<'_>) -> std::io::Result<Option<(u64, Child)>> {
+        let Start { index, command, ref fingerprint, env, key, .. } = start;
+        if self.is_paused() {
+            self.skip(&start, "paused", "commands are paused (POST /_resume to resume)");
+            return Ok(None);
+        }
         let mut processes = self.lock();
-        if let Some(fingerprint) = &fingerprint
+        if let Some(fingerprint) = fingerprint
             && command.max > 0
         {
             let running = processes
@@ -132,23 +274,51 @@ impl Executor {
                 .filter(|p| p.command == index && p.fingerprint.as_deref() == Some(fingerprint))
                 .count();
             if running as i64 >= command.max {
-                self.metrics.skip("fingerover");
-                log::info!(
-                    "skipping `{}` for fingerprint {fingerprint}: {running} running, max {}",
-                    command.cmd,
-                    command.max
-                );
+                let why = format!("{running} running, max {}", command.max);
+                self.skip(&start, "fingerover", &why);
                 return Ok(None);
             }
         }
-        let mut child = Command::new(&command.cmd)
-            .args(&command.args)
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()?;
+        let now = Instant::now();
+        let mut limits = self.limits.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((reason, why)) =
+            limits.refusal(index, command, key, fingerprint.as_deref(), now)
+        {
+            self.skip(&start, reason, &why);
+            return Ok(None);
+        }
+        limits.record(index, command, key, fingerprint.as_deref(), now);
+        drop(limits);
+        if self.dry_run {
+            let env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let why = format!(
+                "dry run: would run {:?} with {}",
+                std::iter::once(&command.cmd).chain(&command.args).collect::<Vec<_>>(),
+                env.join(" ")
+            );
+            self.skip(&start, "dry_run", &why);
+            return Ok(None);
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let payload_file =
+            if command.payload_file { Some(write_payload(id, &start.message.body)?) } else { None };
+        let mut process = Command::new(&command.cmd);
+        process.args(&command.args).envs(env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null());
+        if let Some(path) = &payload_file {
+            process.env("AMX_PAYLOAD_FILE", path);
+        }
+        let spawned =
+            process.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(error) => {
+                if let Some(path) = &payload_file {
+                    let _ = std::fs::remove_file(path);
+                }
+                self.forget(index, command, key);
+                return Err(error);
+            }
+        };
         let pid = child.id().map_or(0, |pid| pid as i32);
         log::info!(
             "started `{}` (pid {pid}, fingerprint {})",
@@ -157,12 +327,17 @@ impl Executor {
         );
         forward_output(&command.cmd, pid, child.stdout.take());
         forward_output(&command.cmd, pid, child.stderr.take());
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let resolved = Arc::new(AtomicBool::new(false));
-        processes.insert(
-            id,
-            Process { command: index, fingerprint, group: Pid::from_raw(pid), resolved },
-        );
+        let dedup_key = command.dedup_window.map(|_| key.to_owned());
+        let process = Process {
+            command: index,
+            fingerprint: fingerprint.clone(),
+            group: Pid::from_raw(pid),
+            resolved,
+            dedup_key,
+            payload_file,
+        };
+        processes.insert(id, process);
         self.metrics.processes_current.inc();
         Ok(Some((id, child)))
     }
@@ -187,22 +362,43 @@ impl Executor {
         self.metrics.processes_current.dec();
         self.metrics.process_duration.observe(started.elapsed().as_secs_f64());
         let process = self.lock().remove(&id);
-        let resolved = process.is_some_and(|p| p.resolved.load(Ordering::SeqCst));
+        if let Some(path) = process.as_ref().and_then(|p| p.payload_file.as_ref()) {
+            let _ = std::fs::remove_file(path);
+        }
+        let resolved = process.as_ref().is_some_and(|p| p.resolved.load(Ordering::SeqCst));
+        let dedup_key = process.and_then(|p| p.dedup_key);
         let outcome = match status {
+            // As in the original, a resolve discards the run's result, whatever it is.
+            _ if resolved => {
+                log::info!("command `{}` ended after its alert resolved", command.cmd);
+                return Outcome::Succeeded;
+            }
             Ok(None) => Outcome::Failed(format!(
                 "timed out after {:?}",
                 command.timeout.unwrap_or_default()
             )),
             Ok(Some(status)) if status.success() => Outcome::Succeeded,
-            Ok(Some(_)) if resolved => Outcome::Succeeded,
             Ok(Some(status)) => Outcome::Failed(describe(status)),
             Err(error) => Outcome::Failed(format!("could not be waited for: {error}")),
         };
         match &outcome {
             Outcome::Succeeded => log::info!("command `{}` finished", command.cmd),
-            Outcome::Failed(reason) => log::warn!("command `{}` {reason}", command.cmd),
+            Outcome::Failed(reason) => {
+                log::warn!("command `{}` {reason}", command.cmd);
+                if let Some(key) = dedup_key {
+                    self.forget(index, command, &key);
+                }
+            }
         }
         outcome
+    }
+
+    /// Forgets a notification's run for `dedup_window`, so that a retry of it runs.
+    fn forget(&self, index: usize, command: &CommandConfig, key: &str) {
+        if command.dedup_window.is_some() {
+            let mut limits = self.limits.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            limits.seen.remove(&(index, key.to_owned()));
+        }
     }
 
     /// SIGTERM to the process group, then SIGKILL if it is still there after a grace.
@@ -216,7 +412,10 @@ impl Executor {
     }
 
     /// Signals every running command whose fingerprint is that of any alert of a resolved
-    /// message (for commands that match it and do not ignore resolves).
+    /// message (for commands that match it and do not ignore resolves). Either way, as in
+    /// the original, the resolve discards the run's result: the firing request answers 200
+    /// when it ends, even if it then fails (an `ignore_resolved` command keeps running,
+    /// unsignalled).
     pub fn resolve(&self, message: &Message) {
         let fingerprints: HashSet<&str> = message
             .alerts
@@ -226,7 +425,7 @@ impl Executor {
             .collect();
         let processes = self.lock();
         for (index, command) in self.commands.iter().enumerate() {
-            if command.ignore_resolved || !matches(command, message) {
+            if !matches(command, message) {
                 continue;
             }
             for process in processes.values().filter(|p| p.command == index) {
@@ -234,6 +433,13 @@ impl Executor {
                     continue;
                 }
                 process.resolved.store(true, Ordering::SeqCst);
+                if command.ignore_resolved {
+                    log::info!(
+                        "`{}` keeps running: its alert resolved (ignore_resolved)",
+                        command.cmd
+                    );
+                    continue;
+                }
                 let signal = command.resolved_signal.0;
                 match killpg(process.group, signal) {
                     Ok(()) => {
@@ -288,6 +494,85 @@ impl Executor {
         }
         self.running() == 0
     }
+}
+
+/// One command about to start for one message.
+struct Start<'a> {
+    index: usize,
+    command: &'a CommandConfig,
+    fingerprint: Option<String>,
+    env: &'a [(String, String)],
+    key: &'a str,
+    message: &'a Message,
+}
+
+/// Writes the message for `AMX_PAYLOAD_FILE`: a new file readable by the executor's user only.
+fn write_payload(id: u64, body: &[u8]) -> std::io::Result<PathBuf> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = std::env::temp_dir().join(format!("am-executor-{}-{id}.json", std::process::id()));
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+    file.write_all(body)?;
+    Ok(path)
+}
+
+/// The largest single environment entry the kernel takes (`MAX_ARG_STRLEN`: 32 pages).
+const MAX_ENTRY: usize = 32 * 4096;
+
+/// What `execve` may be given in all (argv, environment and their pointers): `ARG_MAX`,
+/// less a margin for the command's own arguments.
+fn environment_budget() -> usize {
+    let arg_max = nix::unistd::sysconf(nix::unistd::SysconfVar::ARG_MAX)
+        .ok()
+        .flatten()
+        .and_then(|max| usize::try_from(max).ok())
+        .unwrap_or(128 * 1024);
+    let own: usize = std::env::vars_os().map(|(k, v)| k.len() + v.len() + 2 + 8).sum();
+    arg_max.saturating_sub(own).saturating_sub(64 * 1024)
+}
+
+/// The message's environment, with as many whole alerts (from the first) as fit the
+/// kernel's limits: `AMX_ALERT_LEN` stays the full count and `AMX_TRUNCATED` says how many
+/// were left out. An entry too long for the kernel on its own (a 140 KB annotation) is
+/// left out too, and so is its alert.
+fn fitted_environment(message: &Message, metrics: &Metrics) -> Vec<(String, String)> {
+    fitted(message, environment_budget(), metrics)
+}
+
+fn fitted(message: &Message, budget: usize, metrics: &Metrics) -> Vec<(String, String)> {
+    let cost = |(name, value): &(String, String)| name.len() + value.len() + 2 + 8;
+    let fits_alone = |entry: &(String, String)| entry.0.len() + entry.1.len() + 2 <= MAX_ENTRY;
+    let (head, alerts) = environment_parts(message);
+    let dropped = head.iter().filter(|entry| !fits_alone(entry)).count();
+    let mut env: Vec<(String, String)> =
+        head.into_iter().filter(|entry| fits_alone(entry)).collect();
+    let mut used: usize = env.iter().map(cost).sum::<usize>() + 32;
+    let total = alerts.len();
+    let mut kept = 0;
+    for alert in alerts {
+        let size: usize = alert.iter().map(cost).sum();
+        if !alert.iter().all(fits_alone) || used + size > budget {
+            break;
+        }
+        used += size;
+        env.extend(alert);
+        kept += 1;
+    }
+    if kept < total || dropped > 0 {
+        metrics.truncated.inc();
+        env.push(("AMX_TRUNCATED".to_owned(), (total - kept).to_string()));
+        log::warn!(
+            "the environment of {total} alert(s) does not fit the kernel's limit: running with the first {kept} (AMX_TRUNCATED={}){}",
+            total - kept,
+            if dropped > 0 {
+                format!(", and without {dropped} message variable(s) too long on their own")
+            } else {
+                String::new()
+            }
+        );
+    }
+    env
 }
 
 fn describe(status: ExitStatus) -> String {

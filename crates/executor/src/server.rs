@@ -9,10 +9,11 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::any;
 
+use crate::auth::{WebhookAuth, exposure};
 use crate::error::ConfigError;
 use crate::runner::Executor;
 use crate::webhook::{Message, Status};
@@ -23,14 +24,74 @@ pub const HEALTH_TEXT: &str = "All systems are functioning within normal specifi
 /// The default largest webhook body: 16 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
-/// The application: health, metrics, and the webhook on every other path.
-pub fn router(executor: Arc<Executor>, body_limit: usize) -> Router {
+/// The application: health, metrics, and the webhook on every other path, which needs
+/// `auth` when one is given.
+///
+/// Routing is Go's `net/http` mux, as the original's: `/_health` answers any method, every
+/// other path and method is the webhook (but ours: `POST /_pause` and `POST /_resume`), and a path that needs cleaning (`//`, `/./`,
+/// `/../`) is a 301 to the cleaned path, running nothing.
+pub fn router(executor: Arc<Executor>, body_limit: usize, auth: Option<WebhookAuth>) -> Router {
     Router::new()
-        .route("/_health", get(|| async { HEALTH_TEXT }))
-        .route("/metrics", get(metrics))
+        .route("/_health", any(|| async { format!("{HEALTH_TEXT}\n") }))
+        .route("/metrics", any(metrics))
+        .route("/_pause", axum::routing::post(pause))
+        .route("/_resume", axum::routing::post(resume))
         .fallback(webhook)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(auth.map(Arc::new), crate::auth::require))
+        .layer(axum::middleware::from_fn(redirect_unclean))
         .with_state(executor)
+}
+
+/// Go's `ServeMux`: a request whose path is not clean is redirected (301) to the clean
+/// one, with its query, and reaches no handler.
+async fn redirect_unclean(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    let clean = clean_path(path);
+    if clean == path {
+        return next.run(request).await;
+    }
+    let location = match request.uri().query() {
+        Some(query) => format!("{clean}?{query}"),
+        None => clean,
+    };
+    (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, location)]).into_response()
+}
+
+/// Go's `cleanPath`: `path.Clean` of the rooted path (`.` and `..` resolved, `//` merged),
+/// keeping a trailing slash.
+pub(crate) fn clean_path(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    let mut clean = format!("/{}", parts.join("/"));
+    if path.ends_with('/') && clean != "/" {
+        clean.push('/');
+    }
+    clean
+}
+
+/// `POST /_pause`: ours, for an incident; firing alerts run nothing until `/_resume`.
+/// Behind the webhook's authentication.
+async fn pause(State(executor): State<Arc<Executor>>) -> &'static str {
+    executor.set_paused(true);
+    "paused: firing alerts run nothing until POST /_resume\n"
+}
+
+/// `POST /_resume`.
+async fn resume(State(executor): State<Arc<Executor>>) -> &'static str {
+    executor.set_paused(false);
+    "resumed\n"
 }
 
 async fn metrics(State(executor): State<Arc<Executor>>) -> Response {
@@ -38,16 +99,12 @@ async fn metrics(State(executor): State<Arc<Executor>>) -> Response {
     ([(header::CONTENT_TYPE, content_type)], executor.metrics().encode()).into_response()
 }
 
+/// The webhook, on every path and method but `/_health`'s (the original's README sends it
+/// with GET; Alertmanager uses POST).
 async fn webhook(
     State(executor): State<Arc<Executor>>,
-    method: Method,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    // The original's README sends the webhook with GET; Alertmanager uses POST.
-    if !matches!(method, Method::POST | Method::GET | Method::PUT) {
-        return (StatusCode::METHOD_NOT_ALLOWED, "the webhook takes POST, PUT or GET\n")
-            .into_response();
-    }
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
@@ -94,12 +151,23 @@ async fn webhook(
     }
 }
 
-/// Where and how to listen.
+/// Where and how to listen, and who may call the webhook.
 #[derive(Debug, Clone)]
 pub struct Listen {
     pub address: SocketAddr,
     /// Certificate and key files (PEM) for HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// What a webhook request must present; without it, only loopback is served unless
+    /// `insecure_no_auth` is set (see [`exposure`]).
+    pub auth: Option<WebhookAuth>,
+    pub insecure_no_auth: bool,
+}
+
+impl Listen {
+    /// Plain HTTP on `address`, without webhook authentication.
+    pub fn plain(address: SocketAddr) -> Listen {
+        Listen { address, tls: None, auth: None, insecure_no_auth: false }
+    }
 }
 
 /// Parses a listen address as Go does: `:8080` is every interface, `host:port` resolves.
@@ -136,7 +204,14 @@ pub async fn serve(
     grace: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ConfigError> {
-    let app = router(Arc::clone(&executor), body_limit).into_make_service();
+    exposure(listen.address, listen.auth.as_ref(), listen.insecure_no_auth)?;
+    if listen.auth.is_none() && !listen.address.ip().is_loopback() {
+        log::warn!(
+            "the webhook on {} takes requests from anyone who reaches it (--insecure-no-auth)",
+            listen.address
+        );
+    }
+    let app = router(Arc::clone(&executor), body_limit, listen.auth.clone()).into_make_service();
     let handle = axum_server::Handle::new();
     let signal_handle = handle.clone();
     let waiting = Arc::clone(&executor);
@@ -169,4 +244,28 @@ pub async fn serve(
     })?;
     executor.shutdown(grace).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean_path;
+
+    #[test]
+    fn paths_clean_as_go_cleans_them() {
+        for (path, clean) in [
+            ("/", "/"),
+            ("/hook", "/hook"),
+            ("/hook/", "/hook/"),
+            ("//hook", "/hook"),
+            ("/a//b", "/a/b"),
+            ("/./hook", "/hook"),
+            ("/a/../hook", "/hook"),
+            ("/../hook", "/hook"),
+            ("/a/b/..", "/a"),
+            ("/a/./", "/a/"),
+            ("/_health/", "/_health/"),
+        ] {
+            assert_eq!(clean_path(path), clean, "{path}");
+        }
+    }
 }

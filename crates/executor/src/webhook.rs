@@ -1,8 +1,9 @@
 //! The Alertmanager webhook message (version 4), and the pure decisions made from it:
 //! which commands match, which fingerprint tracks them, and their exact environment.
 //!
-//! Parsing is lenient where Alertmanager and the original are (missing fields take their
-//! zero values, unknown fields are ignored) and strict where the original answered 500 and
+//! Parsing is lenient where Alertmanager and the original are (Go's `encoding/json`:
+//! missing or `null` fields take their zero values, keys match case-insensitively, the last
+//! duplicate wins, unknown fields are ignored; see `go_json`) and strict where the original answered 500 and
 //! got retried forever: wrong types, unparsable times, an unknown `status`, and NUL bytes,
 //! which no environment variable can hold, are errors naming the problem.
 
@@ -13,6 +14,7 @@ use serde::Deserialize;
 
 use crate::config::CommandConfig;
 use crate::error::WebhookError;
+use crate::go_json::{self, Shape};
 
 /// Whether a message reports firing or resolved alerts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +47,9 @@ pub struct Message {
     pub external_url: String,
     #[serde(default)]
     pub alerts: Vec<Alert>,
+    /// The request body as received (for `payload_file`).
+    #[serde(skip)]
+    pub body: Vec<u8>,
 }
 
 /// One alert of a message.
@@ -67,6 +72,30 @@ pub struct Alert {
     pub fingerprint: String,
 }
 
+/// The message's fields and shapes, for Go's leniency ([`go_json`]).
+const MESSAGE_FIELDS: &[(&str, Shape)] = &[
+    ("version", Shape::Plain),
+    ("groupKey", Shape::Plain),
+    ("truncatedAlerts", Shape::Plain),
+    ("status", Shape::Plain),
+    ("receiver", Shape::Plain),
+    ("groupLabels", Shape::StringMap),
+    ("commonLabels", Shape::StringMap),
+    ("commonAnnotations", Shape::StringMap),
+    ("externalURL", Shape::Plain),
+    ("alerts", Shape::ObjectList(ALERT_FIELDS)),
+];
+
+const ALERT_FIELDS: &[(&str, Shape)] = &[
+    ("status", Shape::Plain),
+    ("labels", Shape::StringMap),
+    ("annotations", Shape::StringMap),
+    ("startsAt", Shape::Plain),
+    ("endsAt", Shape::Plain),
+    ("generatorURL", Shape::Plain),
+    ("fingerprint", Shape::Plain),
+];
+
 /// Go's zero time, `0001-01-01T00:00:00Z`, which Alertmanager sends for "no end".
 const GO_ZERO_TIME_UNIX: i64 = -62_135_596_800;
 
@@ -88,8 +117,13 @@ impl Message {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(WebhookError::Invalid("the request body is empty".to_owned()));
         }
-        let deserializer = &mut serde_json::Deserializer::from_slice(body);
-        let message: Message = deserialize_message(deserializer)?;
+        let value = go_json::normalize(body, MESSAGE_FIELDS).map_err(|error| {
+            WebhookError::Invalid(format!("the request body is not valid JSON: {error}"))
+        })?;
+        let mut message = Message::deserialize(value).map_err(|error| {
+            WebhookError::Invalid(format!("the request body has the wrong shape: {error}"))
+        })?;
+        message.body = body.to_vec();
         message.status()?;
         message.check_no_nul()?;
         Ok(message)
@@ -143,15 +177,6 @@ impl Message {
     }
 }
 
-fn deserialize_message(
-    deserializer: &mut serde_json::Deserializer<serde_json::de::SliceRead<'_>>,
-) -> Result<Message, WebhookError> {
-    Message::deserialize(deserializer).map_err(|error| {
-        let kind = if error.is_data() { "has the wrong shape" } else { "is not valid JSON" };
-        WebhookError::Invalid(format!("the request body {kind}: {error}"))
-    })
-}
-
 /// Whether `command` runs for `message`: every `match_labels` pair is in `commonLabels`
 /// with the same, case-sensitive value (no `match_labels` matches everything).
 pub fn matches(command: &CommandConfig, message: &Message) -> bool {
@@ -176,6 +201,17 @@ pub fn fingerprint<'a>(command: &CommandConfig, message: &'a Message) -> Option<
 /// names and values unchanged, alerts numbered from 1 in payload order, times in Unix
 /// seconds (floored; `END=0` for Go's zero time).
 pub fn environment(message: &Message) -> Vec<(String, String)> {
+    let (mut env, alerts) = environment_parts(message);
+    env.extend(alerts.into_iter().flatten());
+    env
+}
+
+/// Environment entries, `(name, value)`.
+pub(crate) type Env = Vec<(String, String)>;
+
+/// [`environment`] in parts: the message's own variables, then each alert's, so that a
+/// command can be given only the alerts that fit the kernel's limit.
+pub(crate) fn environment_parts(message: &Message) -> (Env, Vec<Env>) {
     let mut env = vec![
         ("AMX_RECEIVER".to_owned(), message.receiver.clone()),
         ("AMX_STATUS".to_owned(), message.status.clone()),
@@ -189,20 +225,50 @@ pub fn environment(message: &Message) -> Vec<(String, String)> {
     prefixed(&mut env, "AMX_LABEL_", &message.common_labels);
     prefixed(&mut env, "AMX_GLABEL_", &message.group_labels);
     prefixed(&mut env, "AMX_ANNOTATION_", &message.common_annotations);
-    for (index, alert) in message.alerts.iter().enumerate() {
-        let prefix = format!("AMX_ALERT_{}", index + 1);
-        env.push((format!("{prefix}_STATUS"), alert.status.clone()));
-        env.push((
-            format!("{prefix}_START"),
-            alert.starts_at.map_or(GO_ZERO_TIME_UNIX, |t| t.timestamp()).to_string(),
-        ));
-        env.push((format!("{prefix}_END"), alert.ends_at.map_or(0, |t| t.timestamp()).to_string()));
-        env.push((format!("{prefix}_URL"), alert.generator_url.clone()));
-        env.push((format!("{prefix}_FINGERPRINT"), alert.fingerprint.clone()));
-        prefixed(&mut env, &format!("{prefix}_LABEL_"), &alert.labels);
-        prefixed(&mut env, &format!("{prefix}_ANNOTATION_"), &alert.annotations);
-    }
-    env
+    let alerts = message
+        .alerts
+        .iter()
+        .enumerate()
+        .map(|(index, alert)| {
+            let prefix = format!("AMX_ALERT_{}", index + 1);
+            let mut env = vec![
+                (format!("{prefix}_STATUS"), alert.status.clone()),
+                (
+                    format!("{prefix}_START"),
+                    alert.starts_at.map_or(GO_ZERO_TIME_UNIX, |t| t.timestamp()).to_string(),
+                ),
+                (format!("{prefix}_END"), alert.ends_at.map_or(0, |t| t.timestamp()).to_string()),
+                (format!("{prefix}_URL"), alert.generator_url.clone()),
+                (format!("{prefix}_FINGERPRINT"), alert.fingerprint.clone()),
+            ];
+            prefixed(&mut env, &format!("{prefix}_LABEL_"), &alert.labels);
+            prefixed(&mut env, &format!("{prefix}_ANNOTATION_"), &alert.annotations);
+            env
+        })
+        .collect();
+    (env, alerts)
+}
+
+/// What makes two notifications the same one, for `dedup_window`: the receiver, the group
+/// key, the status, and each alert's fingerprint and start (in any order). Two
+/// Alertmanagers that are not clustered send the same key for one Prometheus alert.
+pub fn notification_key(message: &Message) -> String {
+    let mut alerts: Vec<String> = message
+        .alerts
+        .iter()
+        .map(|alert| {
+            let start = alert.starts_at.map_or(GO_ZERO_TIME_UNIX, |t| t.timestamp_micros());
+            format!("{}@{start}", alert.fingerprint)
+        })
+        .collect();
+    alerts.sort();
+    format!(
+        "{}\u{0}{}\u{0}{}\u{0}{}",
+        message.receiver,
+        message.group_key,
+        message.status,
+        alerts.join(",")
+    )
 }
 
 #[cfg(test)]

@@ -191,6 +191,41 @@ fn ignore_resolved_leaves_the_command_running() {
     assert_eq!(executor.metric(r#"am_executor_signalled_total{result="ok"}"#), 0.0);
 }
 
+/// As in the original, a resolve discards the run's result: a command that fails after its
+/// alert resolved (trapping the signal, or left alone by `ignore_resolved`) answers the
+/// firing request 200; without a resolve, the same failure is a 500.
+#[test]
+fn a_resolve_discards_the_late_failure() {
+    let executor = TestExecutor::start(
+        "commands:\n  - cmd: $DIR/fail-late.sh\n    resolved_signal: SIGUSR1\n  - cmd: $DIR/fail-late.sh\n    ignore_resolved: true\n",
+    );
+    // Ignores SIGUSR1 so that it ends, failing, only when told to.
+    let release = executor.path("release");
+    script(
+        &executor.path("fail-late.sh"),
+        &format!("trap '' USR1\nwhile [ ! -e {} ]; do sleep 0.05; done\nexit 3", release.display()),
+    );
+    let url = executor.url("/");
+    let request = std::thread::spawn(move || support::send(&url, "POST", &firing(&["fp1"], "{}")));
+    assert!(eventually(Duration::from_secs(10), || executor.executor.running() == 2));
+    executor.send("POST", &resolved(&["fp1"], "{}"));
+    std::fs::write(&release, "").unwrap();
+    assert_eq!(
+        request.join().unwrap(),
+        (200, String::new()),
+        "both failures came after the resolve"
+    );
+
+    std::fs::remove_file(&release).unwrap();
+    let url = executor.url("/");
+    let request = std::thread::spawn(move || support::send(&url, "POST", &firing(&["fp2"], "{}")));
+    assert!(eventually(Duration::from_secs(10), || executor.executor.running() == 2));
+    std::fs::write(&release, "").unwrap();
+    let (status, body) = request.join().unwrap();
+    assert_eq!(status, 500, "without a resolve the failures count: {body}");
+    assert_eq!(body.matches("exited with status 3").count(), 2, "{body}");
+}
+
 #[test]
 fn max_counts_per_command_and_fingerprint_without_races() {
     let executor = TestExecutor::start(
@@ -248,10 +283,89 @@ fn bad_input_is_400_and_runs_nothing() {
     }
     let huge = format!(r#"{{"status":"firing","receiver":"{}"}}"#, "x".repeat(100 * 1024));
     assert_eq!(executor.send("POST", &huge).0, 413);
-    assert_eq!(executor.send("DELETE", &firing(&["a"], "{}")).0, 405);
+    assert_eq!(executor.send("DELETE", "{").0, 400, "every method is the webhook");
     assert!(!executor.path("ran").exists());
-    assert_eq!(executor.metric(r#"am_executor_errors_total{stage="unmarshal"}"#), 6.0);
+    assert_eq!(executor.metric(r#"am_executor_errors_total{stage="unmarshal"}"#), 7.0);
     assert_eq!(executor.metric(r#"am_executor_errors_total{stage="read"}"#), 1.0);
+}
+
+/// Go's `net/http` mux, as the original's: `/_health` answers any method; any other path
+/// and method is the webhook; a path that needs cleaning is a 301 to the clean one that
+/// runs nothing.
+#[test]
+fn routing_is_go_muxs() {
+    let executor = TestExecutor::start("commands:\n  - cmd: $DIR/ran.sh\n");
+    let ran = executor.path("ran");
+    script(&executor.path("ran.sh"), &format!("echo \"$AMX_RECEIVER\" >> {}", ran.display()));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .allow_non_standard_methods(true)
+        .max_redirects(0)
+        .build()
+        .into();
+    let call = |method: &str, path: &str, body: &str| {
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(executor.url(path))
+            .body(body.to_owned())
+            .unwrap();
+        let mut response = agent.run(request).unwrap();
+        let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+        (response.status().as_u16(), location, response.body_mut().read_to_string().unwrap())
+    };
+    for method in ["GET", "POST", "DELETE", "PATCH", "OPTIONS"] {
+        let (status, _, body) = call(method, "/_health", "");
+        assert_eq!(
+            (status, body.as_str()),
+            (200, "All systems are functioning within normal specifications.\n"),
+            "{method}"
+        );
+    }
+    let message = |receiver: &str| {
+        format!(r#"{{"status":"firing","receiver":"{receiver}","alerts":[{{"status":"firing"}}]}}"#)
+    };
+    assert_eq!(call("PATCH", "/any/path", &message("patch")).0, 200);
+    assert_eq!(call("DELETE", "/", &message("delete")).0, 200);
+    for (path, clean) in [("//hook", "/hook"), ("/a/../hook?x=1", "/hook?x=1"), ("/./", "/")] {
+        let (status, location, _) = call("POST", path, &message("unclean"));
+        assert_eq!((status, location.as_deref()), (301, Some(clean)), "{path}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&ran).unwrap(),
+        "patch\ndelete\n",
+        "a redirect runs nothing"
+    );
+}
+
+/// Go's `encoding/json`, as the original decoded with: keys match case-insensitively, the
+/// last duplicate wins, `null` is the zero value, unknown keys are ignored.
+#[test]
+fn webhook_json_is_read_as_go_reads_it() {
+    let executor = TestExecutor::start(
+        "commands:\n  - cmd: /bin/cp\n    args: [/proc/self/environ, $DIR/environ]\n    match_labels: {heal: 'true'}\n",
+    );
+    let body = r#"{"Status": "resolved", "STATUS": "firing", "receiver": null, "Receiver": "ops",
+        "commonLabels": {"heal": "false", "heal": "true", "gone": null}, "groupLabels": null,
+        "commonAnnotations": null, "extraField": {"nested": [1, 2]}, "externalurl": "http://am",
+        "alerts": [{"STATUS": "firing", "Labels": {"heal": "true"}, "annotations": null,
+                    "startsAt": null, "endsAt": "0001-01-01T00:00:00Z", "Fingerprint": "abc"}]}"#;
+    let (status, answer) = executor.send("POST", body);
+    assert_eq!(status, 200, "{answer}");
+    let env = amx_lines(&std::fs::read(executor.path("environ")).unwrap());
+    for expected in [
+        "AMX_STATUS=firing",
+        "AMX_RECEIVER=ops",
+        "AMX_EXTERNAL_URL=http://am",
+        "AMX_LABEL_heal=true",
+        "AMX_LABEL_gone=",
+        "AMX_ALERT_1_STATUS=firing",
+        "AMX_ALERT_1_FINGERPRINT=abc",
+        "AMX_ALERT_1_END=0",
+        "AMX_ALERT_LEN=1",
+    ] {
+        assert!(env.iter().any(|line| line == expected), "{expected} not in {env:#?}");
+    }
+    assert!(!env.iter().any(|line| line.starts_with("AMX_GLABEL_")), "{env:#?}");
 }
 
 #[test]
@@ -259,7 +373,7 @@ fn health_and_metric_names_match_the_original() {
     let executor = TestExecutor::start("commands:\n  - cmd: /bin/true\n");
     let health =
         ureq::get(&executor.url("/_health")).call().unwrap().body_mut().read_to_string().unwrap();
-    assert_eq!(health, "All systems are functioning within normal specifications.");
+    assert_eq!(health, "All systems are functioning within normal specifications.\n");
     for series in [
         "am_executor_processes_current",
         r#"am_executor_errors_total{stage="read"}"#,
@@ -352,6 +466,76 @@ fn alertmanager_end_to_end() {
     assert!(eventually(Duration::from_secs(10), || executor.executor.running() == 0));
 }
 
+/// A real Alertmanager whose receiver sends credentials from files (`http_config`: a bearer
+/// token, or basic auth) reaches a protected executor; its receiver without them gets 401 and
+/// runs nothing; `/_health` and `/metrics` stay open.
+#[test]
+fn alertmanager_authenticates_with_http_config_credentials() {
+    let secrets = tempfile::tempdir().unwrap();
+    let token = secrets.path().join("token");
+    std::fs::write(&token, "am-token-7f3a\n").unwrap();
+    let password = secrets.path().join("password");
+    std::fs::write(&password, "am-pass-91c2\n").unwrap();
+    let (token, password) = (token.display(), password.display());
+    let cases = [
+        (
+            format!("webhook_auth:\n  bearer_token_file: {token}\n"),
+            format!("    http_config:\n      authorization:\n        credentials_file: {token}\n"),
+        ),
+        (
+            format!(
+                "webhook_auth:\n  basic_auth:\n    username: alertmanager\n    password_file: {password}\n"
+            ),
+            format!(
+                "    http_config:\n      basic_auth:\n        username: alertmanager\n        password_file: {password}\n"
+            ),
+        ),
+    ];
+    for (auth, http_config) in cases {
+        let executor = TestExecutor::start(&format!(
+            "{auth}commands:\n  - cmd: $DIR/heal.sh\n    match_labels: {{heal: 'true'}}\n"
+        ));
+        let runs = executor.path("runs");
+        script(
+            &executor.path("heal.sh"),
+            &format!("echo \"$AMX_LABEL_alertname\" >> {}", runs.display()),
+        );
+        assert_eq!(executor.send("POST", &firing(&["f1"], r#""heal":"true""#)).0, 401);
+        let health = ureq::get(&executor.url("/_health")).call().unwrap().status();
+        assert_eq!(health, 200, "health needs no credentials");
+        assert_eq!(executor.metric("am_executor_processes_current"), 0.0, "nor do metrics");
+
+        let url = executor.url("/");
+        let config = format!(
+            "route:\n  receiver: bare\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n  routes:\n  - matchers: ['with=\"credentials\"']\n    receiver: authed\nreceivers:\n- name: authed\n  webhook_configs:\n  - url: {url}\n{http_config}- name: bare\n  webhook_configs:\n  - url: {url}\n"
+        );
+        let alertmanager = test_support::Alertmanager::start(&config);
+        alertmanager.post_alerts(
+            r#"[{"labels":{"alertname":"Authed","heal":"true","with":"credentials"}},{"labels":{"alertname":"Bare","heal":"true"}}]"#,
+        );
+        let ran = wait_for_file_with_log(&runs, &alertmanager);
+        // The bare receiver's notification was refused: Alertmanager counts it failed.
+        let refused = eventually(Duration::from_secs(30), || {
+            let metrics = ureq::get(&alertmanager.url("/metrics"))
+                .call()
+                .ok()?
+                .body_mut()
+                .read_to_string()
+                .ok()?;
+            metrics
+                .lines()
+                .filter(|line| {
+                    line.starts_with("alertmanager_notifications_failed_total")
+                        && line.contains("webhook")
+                })
+                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+                .find(|failed| *failed >= 1.0)
+        });
+        assert!(refused.is_some(), "the bare receiver was not refused:\n{}", alertmanager.log());
+        assert_eq!(std::fs::read_to_string(&runs).unwrap(), "Authed\n", "{ran}");
+    }
+}
+
 fn wait_for_file_with_log(
     path: &std::path::Path,
     alertmanager: &test_support::Alertmanager,
@@ -382,4 +566,206 @@ fn graceful_shutdown_signals_running_commands() {
     assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), "stopped");
     assert!(started.elapsed() < Duration::from_secs(15));
     let _ = request.join();
+}
+
+/// `dedup_window`: the same notification again (as an HA pair sends it) runs nothing; one
+/// with another start is another notification; a failed run is forgotten, so its retry runs.
+#[test]
+fn dedup_window_runs_a_notification_once() {
+    let executor = TestExecutor::start("commands:\n  - cmd: $DIR/heal.sh\n    dedup_window: 1m\n");
+    let runs = executor.path("runs");
+    let fail = executor.path("fail");
+    script(
+        &executor.path("heal.sh"),
+        &format!("echo \"$AMX_ALERT_1_START\" >> {}\n[ ! -e {} ]", runs.display(), fail.display()),
+    );
+    let first = firing(&["f1"], "{}");
+    assert_eq!(executor.send("POST", &first).0, 200);
+    assert_eq!(executor.send("POST", &first).0, 200, "a duplicate is answered 200");
+    assert_eq!(executor.metric(r#"am_executor_skipped_total{reason="duplicate"}"#), 1.0);
+    let restarted = first.replace("2026-11-22T00:00:00Z", "2026-11-22T01:00:00Z");
+    assert_eq!(executor.send("POST", &restarted).0, 200, "a new start is a new notification");
+    assert_eq!(std::fs::read_to_string(&runs).unwrap().lines().count(), 2);
+
+    std::fs::write(&fail, "").unwrap();
+    let other = firing(&["f2"], "{}");
+    assert_eq!(executor.send("POST", &other).0, 500);
+    std::fs::remove_file(&fail).unwrap();
+    assert_eq!(executor.send("POST", &other).0, 200, "the retry of a failed run runs");
+    assert_eq!(std::fs::read_to_string(&runs).unwrap().lines().count(), 4);
+}
+
+/// `cooldown` per fingerprint, `rate_limit` across fingerprints; each skip is counted by
+/// its reason and answered 200.
+#[test]
+fn cooldown_and_rate_limit_skip_and_count() {
+    let executor = TestExecutor::start(
+        "commands:\n  - cmd: $DIR/heal.sh\n    cooldown: 1h\n  - cmd: $DIR/heal.sh\n    args: [limited]\n    rate_limit: {max: 2, per: 1h}\n",
+    );
+    let runs = executor.path("runs");
+    script(
+        &executor.path("heal.sh"),
+        &format!("echo \"${{1:-cooled}} $AMX_ALERT_1_FINGERPRINT\" >> {}", runs.display()),
+    );
+    for fingerprint in ["a", "a", "b", "c", "b"] {
+        let message = firing(&[fingerprint], "{}")
+            .replace("2026-11-22T00:00:00Z", &format!("2026-11-22T0{}:00:00Z", fingerprint.len()));
+        assert_eq!(executor.send("POST", &message).0, 200, "{fingerprint}");
+    }
+    let mut ran: Vec<String> =
+        std::fs::read_to_string(&runs).unwrap().lines().map(str::to_owned).collect();
+    ran.sort();
+    assert_eq!(ran, ["cooled a", "cooled b", "cooled c", "limited a", "limited a"]);
+    assert_eq!(executor.metric(r#"am_executor_skipped_total{reason="cooldown"}"#), 2.0);
+    assert_eq!(executor.metric(r#"am_executor_skipped_total{reason="rate_limit"}"#), 3.0);
+}
+
+/// `POST /_pause` stops every command from starting (answered 200, counted) until
+/// `POST /_resume`; both sit behind the webhook's authentication.
+#[test]
+fn pause_and_resume_over_http() {
+    let secrets = tempfile::tempdir().unwrap();
+    let token = secrets.path().join("token");
+    std::fs::write(&token, "pause-token\n").unwrap();
+    let executor = TestExecutor::start(&format!(
+        "webhook_auth:\n  bearer_token_file: {}\ncommands:\n  - cmd: $DIR/heal.sh\n",
+        token.display()
+    ));
+    let runs = executor.path("runs");
+    script(&executor.path("heal.sh"), &format!("echo ran >> {}", runs.display()));
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let post = |path: &str, token: Option<&str>, body: &str| {
+        let mut request = agent.post(&executor.url(path));
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        request.send(body).unwrap().status().as_u16()
+    };
+    assert_eq!(post("/_pause", None, ""), 401, "pausing needs the credential");
+    assert_eq!(post("/_pause", Some("pause-token"), ""), 200);
+    assert_eq!(executor.metric("am_executor_paused"), 1.0);
+    assert_eq!(post("/", Some("pause-token"), &firing(&["p1"], "{}")), 200);
+    assert!(!runs.exists(), "nothing runs while paused");
+    assert_eq!(executor.metric(r#"am_executor_skipped_total{reason="paused"}"#), 1.0);
+    assert_eq!(post("/_resume", Some("pause-token"), ""), 200);
+    assert_eq!(post("/", Some("pause-token"), &firing(&["p1"], "{}")), 200);
+    assert_eq!(std::fs::read_to_string(&runs).unwrap(), "ran\n");
+    assert_eq!(executor.metric("am_executor_paused"), 0.0);
+}
+
+/// A group too big for the kernel's environment limit runs with the alerts that fit:
+/// `AMX_ALERT_LEN` the full count, `AMX_TRUNCATED` the number left out; one 140 KB
+/// annotation is left out with its alert. `payload_file` gives the whole message.
+#[test]
+fn big_groups_run_with_what_fits_and_the_payload_file_has_all() {
+    let executor =
+        TestExecutor::start("commands:\n  - cmd: $DIR/capture.sh\n    payload_file: true\n");
+    let dir = executor.dir.path().display().to_string();
+    script(
+        &executor.path("capture.sh"),
+        &format!(
+            "cp /proc/self/environ {dir}/environ\ncp \"$AMX_PAYLOAD_FILE\" {dir}/payload\necho \"$AMX_PAYLOAD_FILE\" > {dir}/payload-path"
+        ),
+    );
+    let padding = "x".repeat(500);
+    let alerts: Vec<String> = (0..4000)
+        .map(|i| format!(r#"{{"status":"firing","labels":{{"alertname":"Big","instance":"host-{i}","pad":"{padding}"}},"fingerprint":"fp{i}"}}"#))
+        .collect();
+    let body = format!(r#"{{"status":"firing","receiver":"big","alerts":[{}]}}"#, alerts.join(","));
+    let (status, answer) = executor.send("POST", &body);
+    assert_eq!(status, 200, "{answer}");
+    let env = amx_lines(&std::fs::read(executor.path("environ")).unwrap());
+    let value = |name: &str| {
+        env.iter().find_map(|line| line.strip_prefix(&format!("{name}="))).map(str::to_owned)
+    };
+    assert_eq!(value("AMX_ALERT_LEN").as_deref(), Some("4000"));
+    let left_out: usize = value("AMX_TRUNCATED").expect("AMX_TRUNCATED").parse().unwrap();
+    let kept = 4000 - left_out;
+    assert!(kept > 100 && left_out > 0, "kept {kept}");
+    assert!(value(&format!("AMX_ALERT_{kept}_FINGERPRINT")).is_some());
+    assert!(
+        value(&format!("AMX_ALERT_{}_FINGERPRINT", kept + 1)).is_none(),
+        "whole alerts, from the first"
+    );
+    assert_eq!(std::fs::read_to_string(executor.path("payload")).unwrap(), body);
+    let payload_path = std::fs::read_to_string(executor.path("payload-path")).unwrap();
+    assert!(!std::path::Path::new(payload_path.trim()).exists(), "removed after the command");
+    assert_eq!(executor.metric("am_executor_truncated_total"), 1.0);
+
+    let huge = "y".repeat(140 * 1024);
+    let body = format!(
+        r#"{{"status":"firing","receiver":"big","commonAnnotations":{{"summary":"{huge}"}},"alerts":[{{"status":"firing","annotations":{{"summary":"{huge}"}},"labels":{{"alertname":"Huge"}}}}]}}"#
+    );
+    assert_eq!(executor.send("POST", &body).0, 200);
+    let env = amx_lines(&std::fs::read(executor.path("environ")).unwrap());
+    assert!(
+        env.contains(&"AMX_TRUNCATED=1".to_owned()) && env.contains(&"AMX_ALERT_LEN=1".to_owned()),
+        "{:?}",
+        env.iter().map(|l| &l[..l.len().min(40)]).collect::<Vec<_>>()
+    );
+    assert!(!env.iter().any(|line| line.starts_with("AMX_ANNOTATION_summary=")));
+}
+
+/// An HA pair that is not clustered (the partition case): Prometheus alerts to two real
+/// Alertmanagers, both route to the executor, both deliver the notification; with
+/// `dedup_window` the heal runs once per alert.
+#[test]
+fn two_alertmanagers_one_heal_per_alert() {
+    let executor = TestExecutor::start(
+        "commands:\n  - cmd: $DIR/heal.sh\n    match_labels: {heal: 'true'}\n    dedup_window: 10m\n",
+    );
+    let runs = executor.path("runs");
+    script(
+        &executor.path("heal.sh"),
+        &format!("echo \"$AMX_ALERT_1_LABEL_instance\" >> {}", runs.display()),
+    );
+    let config = format!(
+        "route:\n  receiver: executor\n  group_by: [alertname, instance]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n- name: executor\n  webhook_configs:\n  - url: {}\n",
+        executor.url("/")
+    );
+    let (first, second) =
+        (test_support::Alertmanager::start(&config), test_support::Alertmanager::start(&config));
+    let target =
+        |am: &test_support::Alertmanager| am.url("").trim_start_matches("http://").to_owned();
+    let alerting = format!(
+        "alerting:\n  alertmanagers:\n  - static_configs:\n    - targets: ['{}', '{}']\n",
+        target(&first),
+        target(&second)
+    );
+    let prometheus =
+        test_support::SimHost::start_with_flags(71, &alerting, &["--rules.alert.resend-delay=1s"]);
+    std::fs::write(
+        prometheus.rule_file(),
+        "groups:\n- name: heal\n  rules:\n  - alert: HealMe\n    expr: label_replace(vector(1), \"instance\", \"db$1\", \"\", \"(.*)\") or label_replace(vector(2), \"instance\", \"web$1\", \"\", \"(.*)\")\n    labels:\n      heal: 'true'\n",
+    )
+    .unwrap();
+    let reload = ureq::post(&format!("{}/-/reload", prometheus.prometheus_url())).send_empty();
+    assert!(reload.is_ok(), "{reload:?}");
+
+    // Both Alertmanagers deliver both groups: four notifications, two heals.
+    let delivered = |am: &test_support::Alertmanager| -> f64 {
+        let Ok(mut response) = ureq::get(&am.url("/metrics")).call() else { return 0.0 };
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        text.lines()
+            .filter(|line| {
+                line.starts_with("alertmanager_notifications_total") && line.contains("webhook")
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let all_delivered = eventually(Duration::from_secs(60), || {
+        delivered(&first) >= 2.0 && delivered(&second) >= 2.0
+    });
+    assert!(
+        all_delivered,
+        "not every notification was delivered:\n{}\n{}",
+        first.log(),
+        second.log()
+    );
+    let mut healed: Vec<String> =
+        std::fs::read_to_string(&runs).unwrap().lines().map(str::to_owned).collect();
+    healed.sort();
+    assert_eq!(healed, ["db", "web"], "one heal per alert");
+    assert_eq!(executor.metric(r#"am_executor_skipped_total{reason="duplicate"}"#), 2.0);
 }

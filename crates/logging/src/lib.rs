@@ -153,8 +153,16 @@ pub fn redact(text: &str) -> String {
         .filter_map(|key| lower[at..].find(key).map(|found| (at + found, key)))
         .min_by_key(|(found, _)| *found)
     {
-        let mut value_start = start + key.len();
         let bytes = text.as_bytes();
+        // A longer name that starts with the key (`bearer_token_file`) holds no secret.
+        let name_char = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+        if key.as_bytes().last().is_some_and(name_char)
+            && bytes.get(start + key.len()).is_some_and(name_char)
+        {
+            at = start + key.len();
+            continue;
+        }
+        let mut value_start = start + key.len();
         while value_start < bytes.len() && b"\"': =\t".contains(&bytes[value_start]) {
             value_start += 1;
         }
@@ -193,6 +201,9 @@ mod tests {
         let plain = "deployed to prom-eu-1 in 0.3 s";
         assert_eq!(redact(plain), plain);
         assert_eq!(redact("accept: */*\r\nhost: x"), "accept: */*\r\nhost: x");
+        let path = "cannot use `webhook_auth.bearer_token_file` `/etc/token`: it is empty";
+        assert_eq!(redact(path), path, "a key's longer name is not a secret");
+        assert_eq!(redact(r#"{"bearer_token": "abc"}"#), r#"{"bearer_token": "***"}"#);
         let both = redact("authorization: Bearer a\nauthorization: Bearer b\nrest");
         assert_eq!(both, "authorization: ***\nauthorization: ***\nrest");
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use promrules_executor::{Config, Executor, Listen, serve};
+use promrules_executor::{Config, Executor, Listen, WebhookAuth, serve};
 
 pub(crate) struct TestExecutor {
     pub(crate) address: SocketAddr,
@@ -26,6 +26,7 @@ impl TestExecutor {
         let config = config.replace("$DIR", dir.path().to_str().unwrap());
         let (config, warnings) = Config::parse(&config).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
+        let auth = config.webhook_auth.as_ref().and_then(|auth| WebhookAuth::load(auth).unwrap());
         let executor = Arc::new(Executor::new(&config));
         let port = test_support::free_port("127.0.0.1");
         let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -33,7 +34,7 @@ impl TestExecutor {
         let serving = Arc::clone(&executor);
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().unwrap();
-            let listen = Listen { address, tls: None };
+            let listen = Listen { auth, ..Listen::plain(address) };
             runtime
                 .block_on(serve(serving, listen, body_limit, Duration::from_secs(2), async {
                     let _ = stopped.await;
