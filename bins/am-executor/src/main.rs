@@ -9,50 +9,13 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use promrules_executor::{
-    Config, ConfigError, DEFAULT_BODY_LIMIT, Executor, Listen, WebhookAuth, exposure,
+    Audit, Config, ConfigError, Executor, Listen, ReportTo, WebhookAuth, exposure,
     parse_listen_address, serve, tls_files,
 };
 
-#[derive(Debug, Parser)]
-#[command(name = "am-executor", version, about = "Run commands for Alertmanager webhook messages")]
-struct Cli {
-    /// YAML configuration file
-    #[arg(short = 'f', long = "config-file")]
-    config_file: Option<std::path::PathBuf>,
+mod cli;
 
-    /// Address to listen on, Go style (`:8080` is every interface); beats `listen_address`
-    #[arg(short = 'l', long = "listen-address")]
-    listen_address: Option<String>,
-
-    /// Log every message and command (OR-ed with `verbose` in the file)
-    #[arg(short = 'v', long = "verbose")]
-    verbose: bool,
-
-    /// Log lines as `human` text or `json` (one object per line)
-    #[arg(long, default_value = "human", value_name = "FORMAT")]
-    log_format: promrules_logging::Format,
-
-    /// The largest accepted webhook body, in bytes
-    #[arg(long, default_value_t = DEFAULT_BODY_LIMIT)]
-    body_limit: usize,
-
-    /// On SIGTERM or SIGINT, how long running commands get before their resolve signal
-    #[arg(long, default_value = "30", value_name = "SECONDS")]
-    shutdown_grace: u64,
-
-    /// Log the argv and environment of each command that would run, run nothing, answer 200
-    #[arg(long)]
-    dry_run: bool,
-
-    /// Listen beyond loopback without webhook authentication (anyone who reaches the port
-    /// can run the configured commands)
-    #[arg(long)]
-    insecure_no_auth: bool,
-
-    /// A command (and its arguments) to run for every firing message, besides the file's
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
-    command: Vec<String>,
-}
+use cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -126,7 +89,12 @@ fn run(cli: &Cli, config: Config) -> anyhow::Result<()> {
     if cli.dry_run {
         log::warn!("dry run: commands are logged, not run");
     }
-    let executor = Arc::new(Executor::new(&config).with_dry_run(cli.dry_run));
+    let report = cli.report_to.as_deref();
+    let report =
+        report.map(|url| ReportTo::new(url, cli.report_token_file.as_deref())).transpose()?;
+    let audit = Audit::new(cli.audit_log.as_deref(), report)?;
+    let executor = Executor::new(&config).with_dry_run(cli.dry_run).with_audit(audit);
+    let executor = Arc::new(executor);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(serve(
         executor,

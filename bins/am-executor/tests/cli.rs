@@ -312,7 +312,15 @@ fn dry_run_logs_and_runs_nothing() {
     let _serial = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("touched");
-    let running = Running::start(&["--dry-run", "/usr/bin/touch", out.to_str().unwrap()]);
+    let audit = dir.path().join("audit.jsonl");
+    let audit_arg = audit.to_str().unwrap();
+    let running = Running::start(&[
+        "--dry-run",
+        "--audit-log",
+        audit_arg,
+        "/usr/bin/touch",
+        out.to_str().unwrap(),
+    ]);
     let body = r#"{"status":"firing","receiver":"r","alerts":[{"status":"firing","labels":{"alertname":"DryRun"}}]}"#;
     let response = agent().post(&format!("http://127.0.0.1:{}/", running.port)).send(body).unwrap();
     assert_eq!(response.status(), 200);
@@ -324,4 +332,13 @@ fn dry_run_logs_and_runs_nothing() {
             && log.contains("skipping `/usr/bin/touch` for DryRun"),
         "{log}"
     );
+    // The audit log has the skip, one JSON object on one line.
+    let lines = std::fs::read_to_string(&audit).unwrap();
+    let record: serde_json::Value = serde_json::from_str(lines.trim_end()).unwrap();
+    assert_eq!(
+        (record["outcome"].as_str(), record["reason"].as_str()),
+        (Some("skipped"), Some("dry_run"))
+    );
+    assert_eq!(record["alertnames"], serde_json::json!(["DryRun"]));
+    assert_eq!(lines.lines().count(), 1);
 }

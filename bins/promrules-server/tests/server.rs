@@ -627,3 +627,94 @@ fn import_names_every_field_it_changed_on_rules_and_groups() {
     assert!(stdout.contains("update group team (interval)\n"), "{stdout}");
     assert!(stdout.ends_with("(groups created: 0, updated: 1)\n"), "{stdout}");
 }
+
+/// am-executor's run audit: one JSON line per run in `--audit-log`, and the same records
+/// posted to a real server with `--report-to`, which was not up yet when the heal ran: the
+/// heal answered at once, the report was retried until the server came, and the server
+/// lists it beside the rule (`?rule=`) with the reporting token's name.
+#[test]
+fn heal_runs_reach_the_server_and_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "executor write exec-token-1234\nops admin ops-token-5678\n").unwrap();
+    let report_token = dir.path().join("report.token");
+    std::fs::write(&report_token, "exec-token-1234\n").unwrap();
+    let audit_log = dir.path().join("audit.jsonl");
+    let server_port = test_support::free_port("127.0.0.1");
+    let server_url = format!("http://127.0.0.1:{server_port}");
+    let executor_port = test_support::free_port("127.0.0.1");
+    let executor_log = dir.path().join("executor.log");
+    let mut executor = Command::new(support::sibling_binary("am-executor"))
+        .args(["-l", &format!("127.0.0.1:{executor_port}"), "--report-to", &server_url])
+        .arg("--report-token-file")
+        .arg(&report_token)
+        .arg("--audit-log")
+        .arg(&audit_log)
+        .args(["/bin/sh", "-c", "exit 7"])
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(&executor_log).unwrap())
+        .spawn()
+        .unwrap();
+    let executor_address: SocketAddr = format!("127.0.0.1:{executor_port}").parse().unwrap();
+    assert!(test_support::wait_for_port(executor_address, Duration::from_secs(10)));
+    let body = r#"{"status":"firing","receiver":"heal","groupKey":"{}:{alertname=\"DiskFull\"}","alerts":[{"status":"firing","labels":{"alertname":"DiskFull"},"fingerprint":"fp-disk"}]}"#;
+    let answered = agent().post(&format!("http://{executor_address}/")).send(body).unwrap();
+    assert_eq!(answered.status(), 500, "the command failed, and said so at once");
+    let line = std::fs::read_to_string(&audit_log).unwrap();
+    let record: Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(
+        (&record["command"], &record["outcome"], &record["exit_code"], &record["alertnames"]),
+        (&json!(["/bin/sh", "-c", "exit 7"]), &json!("failed"), &json!(7), &json!(["DiskFull"]))
+    );
+
+    // The server comes up later, on the address the executor reports to.
+    let database = dir.path().join("server.db");
+    let mut server = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["--database", database.to_str().unwrap(), "serve", "--listen"])
+        .arg(format!("127.0.0.1:{server_port}"))
+        .arg("--token-file")
+        .arg(&tokens)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ops = |request: ureq::RequestBuilder<ureq::typestate::WithoutBody>| {
+        request
+            .header("Authorization", "Bearer ops-token-5678")
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_json::<Value>()
+            .unwrap()
+    };
+    assert!(test_support::wait_for_port(
+        format!("127.0.0.1:{server_port}").parse().unwrap(),
+        Duration::from_secs(20)
+    ));
+    let rule = agent()
+        .post(&format!("{server_url}/api/v1/rules"))
+        .header("Authorization", "Bearer ops-token-5678")
+        .send_json(json!({"name": "DiskFull", "expression": "up == 0"}))
+        .unwrap()
+        .body_mut()
+        .read_json::<Value>()
+        .unwrap();
+    let url = format!("{server_url}/api/v1/heal-runs?rule={}", rule["id"]);
+    let reported = test_support::eventually(Duration::from_secs(30), || {
+        let listed = ops(agent().get(&url));
+        (listed["total"] == 1).then_some(listed)
+    });
+    let _ = (executor.kill(), executor.wait(), server.kill(), server.wait());
+    let listed = reported.unwrap_or_else(|| {
+        panic!("not reported: {}", std::fs::read_to_string(&executor_log).unwrap())
+    });
+    let run = &listed["heal_runs"][0];
+    assert_eq!(
+        (&run["reporter"], &run["outcome"], &run["exit_code"]),
+        (&json!("executor"), &json!("failed"), &json!(7))
+    );
+    assert_eq!(run["fingerprints"], json!(["fp-disk"]));
+    let log = std::fs::read_to_string(&executor_log).unwrap();
+    assert!(log.contains("retrying in") && !log.contains("exec-token-1234"), "{log}");
+}

@@ -106,7 +106,7 @@ pub(crate) async fn list(
 
 /// A `since` filter: an RFC 3339 time (`2026-12-01T00:00:00Z`), or an age in Prometheus's
 /// duration syntax (`24h`, `7d`) counted back from now.
-fn since(text: &str) -> Result<DateTime<Utc>, ApiError> {
+pub(crate) fn since(text: &str) -> Result<DateTime<Utc>, ApiError> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Ok(time.with_timezone(&Utc));
     }

@@ -21,6 +21,8 @@
 //! - `/api/v1/targets`: the `file_sd` JSON (filters `shard`, `service`, `project`; `ETag`);
 //! - `GET /api/v1/deployments` (filters `host`, `outcome`, `status`, `actor`; a page),
 //!   `POST /api/v1/deployments` (202, runs in the background), `GET /api/v1/deployments/{id}`;
+//! - `/api/v1/heal-runs` (GET filters `rule`, `alertname`, `since`; POST): am-executor's
+//!   reported runs and skips;
 //! - `POST /rules` and `POST /deploy`: the original Flask pipeline's routes and payloads;
 //! - `/api/v1/openapi.json`, `/healthz`, `/metrics` (Prometheus text format).
 //!
@@ -59,6 +61,7 @@ mod deployments;
 mod error;
 mod extract;
 mod groups;
+mod heal_runs;
 mod hosts;
 mod import;
 mod metrics;
@@ -221,6 +224,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tokens", get(auth::list))
         .route("/deployments", get(deployments::list).post(deployments::start))
         .route("/deployments/{id}", get(deployments::get))
+        .route("/heal-runs", get(heal_runs::list).post(heal_runs::create))
         .route("/openapi.json", get(openapi));
     Router::new()
         .nest("/api/v1", api)

@@ -23,6 +23,7 @@ test_support::on_both_backends!(async TestApp:
     history_and_restore_over_rest,
     import_over_rest,
     rule_unit_tests_over_rest,
+    heal_runs_over_rest,
 );
 
 fn disk_rule() -> Value {
@@ -1353,4 +1354,52 @@ fn openapi_the_router_and_this_page_agree() {
         let row = format!("| `{}` | `{path}` |", method.to_uppercase());
         assert!(page.contains(&row), "docs/api.md has no row `{row}`");
     }
+}
+
+async fn heal_runs_over_rest(app: TestApp) {
+    let client = app.client();
+    let (_, rule) =
+        client.post("/api/v1/rules", &json!({"name": "Disk_Full", "expression": "up == 0"})).await;
+    let record = |alertname: &str, time: &str, outcome: &str| {
+        json!({"time": time, "command": ["/usr/local/bin/heal-disk.sh", "--all"], "receiver": "am-executor",
+               "group_key": "{}:{alertname=\"x\"}", "alertnames": [alertname], "fingerprints": ["a1b2"],
+               "outcome": outcome, "exit_code": 0, "duration_ms": 1834})
+    };
+    for (name, time, outcome) in [
+        ("Disk_Full", "2026-12-01T10:00:00Z", "succeeded"),
+        ("DiskXFull", "2026-12-02T10:00:00Z", "succeeded"),
+        ("Disk_Full", "2026-12-03T10:00:00Z", "skipped"),
+    ] {
+        let (status, body) = client.post("/api/v1/heal-runs", &record(name, time, outcome)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["reporter"], "api");
+    }
+    let url = format!("/api/v1/heal-runs?rule={}", rule["id"]);
+    let (status, runs) = client.get(&url).await;
+    assert_eq!(status, StatusCode::OK, "{runs}");
+    let times: Vec<&str> =
+        runs["heal_runs"].as_array().unwrap().iter().map(|r| r["time"].as_str().unwrap()).collect();
+    assert_eq!(
+        times,
+        ["2026-12-03T10:00:00Z", "2026-12-01T10:00:00Z"],
+        "the rule's own, newest first; `_` is no wildcard"
+    );
+    assert_eq!(runs["heal_runs"][1]["command"], json!(["/usr/local/bin/heal-disk.sh", "--all"]));
+    let (_, since) = client.get(&format!("{url}&since=2026-12-02T00:00:00Z")).await;
+    assert_eq!(since["total"], 1, "{since}");
+    let (_, named) = client.get("/api/v1/heal-runs?alertname=DiskXFull").await;
+    assert_eq!(named["total"], 1, "{named}");
+
+    let mut bad = record("Disk_Full", "2026-12-03T10:00:00Z", "exploded");
+    bad["command"] = json!([]);
+    let (status, body) = client.post("/api/v1/heal-runs", &bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["fields"]["outcome"].is_string() && body["fields"]["command"].is_string(),
+        "{body}"
+    );
+    let (status, body) = client.get("/api/v1/heal-runs?rule=999999").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (_, all) = client.get("/api/v1/heal-runs").await;
+    assert_eq!(all["total"], 3, "nothing stored from the refused record");
 }

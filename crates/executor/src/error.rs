@@ -34,6 +34,8 @@ pub enum ConfigError {
     OpenListen { address: std::net::SocketAddr },
     #[error("cannot use `webhook_auth.{what}` `{}`: {problem}", path.display())]
     Secret { what: &'static str, path: PathBuf, problem: String },
+    #[error("cannot open the audit log `{}`: {problem}", path.display())]
+    AuditLog { path: PathBuf, problem: String },
     #[error("`webhook_auth` takes one of `bearer_token_file` and `basic_auth`, not both")]
     TwoAuths,
     #[error("`webhook_auth.basic_auth.username` must be non-empty and without `:`")]

@@ -22,6 +22,7 @@
 //! # Ok::<(), String>(())
 //! ```
 
+pub use crate::audit::{Audit, AuditRecord, ReportTo};
 pub use crate::auth::{BasicAuthConfig, WebhookAuth, WebhookAuthConfig, exposure};
 pub use crate::config::{CommandConfig, Config, RateLimit, ResolvedSignal};
 pub use crate::error::{ConfigError, WebhookError};
@@ -34,6 +35,7 @@ pub use crate::webhook::{
     Alert, Message, Status, environment, fingerprint, matches, notification_key,
 };
 
+mod audit;
 mod auth;
 mod config;
 mod error;

@@ -19,6 +19,7 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::audit::{Audit, AuditRecord};
 use crate::config::{CommandConfig, Config};
 use crate::metrics::Metrics;
 use crate::webhook::{Message, environment_parts, fingerprint, matches, notification_key};
@@ -38,6 +39,7 @@ pub struct Executor {
     metrics: Arc<Metrics>,
     paused: AtomicBool,
     dry_run: bool,
+    audit: Audit,
 }
 
 #[derive(Debug)]
@@ -51,6 +53,56 @@ struct Process {
     dedup_key: Option<String>,
     /// Its `AMX_PAYLOAD_FILE`, removed when it exits.
     payload_file: Option<PathBuf>,
+    /// What its audit record says of the message.
+    about: About,
+}
+
+/// What an audit record says of the message a command ran for.
+#[derive(Debug, Clone)]
+struct About {
+    receiver: String,
+    group_key: String,
+    alertnames: Vec<String>,
+    fingerprints: Vec<String>,
+}
+
+impl About {
+    fn of(message: &Message) -> About {
+        let mut alertnames: Vec<String> = message
+            .alerts
+            .iter()
+            .filter_map(|alert| alert.labels.get("alertname").cloned())
+            .collect();
+        alertnames.sort();
+        alertnames.dedup();
+        About {
+            receiver: message.receiver.clone(),
+            group_key: message.group_key.clone(),
+            alertnames,
+            fingerprints: message
+                .alerts
+                .iter()
+                .map(|alert| alert.fingerprint.clone())
+                .filter(|fingerprint| !fingerprint.is_empty())
+                .collect(),
+        }
+    }
+
+    fn record(&self, command: &CommandConfig, outcome: &'static str) -> AuditRecord {
+        AuditRecord {
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            command: std::iter::once(&command.cmd).chain(&command.args).cloned().collect(),
+            receiver: self.receiver.clone(),
+            group_key: self.group_key.clone(),
+            alertnames: self.alertnames.clone(),
+            fingerprints: self.fingerprints.clone(),
+            outcome,
+            exit_code: None,
+            signal: None,
+            duration_ms: None,
+            reason: None,
+        }
+    }
 }
 
 /// The memory of `dedup_window`, `cooldown` and `rate_limit`, per command index.
@@ -149,7 +201,14 @@ impl Executor {
             metrics: Arc::new(Metrics::new()),
             paused: AtomicBool::new(false),
             dry_run: false,
+            audit: Audit::none(),
         }
+    }
+
+    /// Records every run and skip to `audit` (`--audit-log`, `--report-to`).
+    pub fn with_audit(mut self, audit: Audit) -> Executor {
+        self.audit = audit;
+        self
     }
 
     /// With `dry_run`, a command that would start is logged (argv and environment) and
@@ -241,6 +300,9 @@ impl Executor {
     /// Logs and counts a command that does not start, naming the alert.
     fn skip(&self, start: &Start<'_>, reason: &'static str, why: &str) {
         self.metrics.skip(reason);
+        let mut record = About::of(start.message).record(start.command, "skipped");
+        record.reason = Some(reason.to_owned());
+        self.audit.record(record);
         let names: Vec<&str> = start
             .message
             .alerts
@@ -316,6 +378,9 @@ impl Executor {
                     let _ = std::fs::remove_file(path);
                 }
                 self.forget(index, command, key);
+                let mut record = About::of(start.message).record(command, "failed");
+                record.reason = Some(format!("could not start: {error}"));
+                self.audit.record(record);
                 return Err(error);
             }
         };
@@ -336,6 +401,7 @@ impl Executor {
             resolved,
             dedup_key,
             payload_file,
+            about: About::of(start.message),
         };
         processes.insert(id, process);
         self.metrics.processes_current.inc();
@@ -366,6 +432,9 @@ impl Executor {
             let _ = std::fs::remove_file(path);
         }
         let resolved = process.as_ref().is_some_and(|p| p.resolved.load(Ordering::SeqCst));
+        if let Some(process) = &process {
+            self.audit.record(audit_of(process, command, &status, resolved, started.elapsed()));
+        }
         let dedup_key = process.and_then(|p| p.dedup_key);
         let outcome = match status {
             // As in the original, a resolve discards the run's result, whatever it is.
@@ -494,6 +563,37 @@ impl Executor {
         }
         self.running() == 0
     }
+}
+
+/// The audit record of a run that ended with `status` (`Ok(None)`: timed out).
+fn audit_of(
+    process: &Process,
+    command: &CommandConfig,
+    status: &std::io::Result<Option<ExitStatus>>,
+    resolved: bool,
+    took: Duration,
+) -> AuditRecord {
+    use std::os::unix::process::ExitStatusExt;
+    let succeeded = resolved || matches!(status, Ok(Some(status)) if status.success());
+    let mut record = process.about.record(command, if succeeded { "succeeded" } else { "failed" });
+    record.duration_ms = Some(u64::try_from(took.as_millis()).unwrap_or(u64::MAX));
+    match status {
+        Ok(Some(status)) => {
+            record.exit_code = status.code();
+            record.signal = status.signal();
+        }
+        Ok(None) => {
+            record.reason =
+                Some(format!("timed out after {:?}", command.timeout.unwrap_or_default()))
+        }
+        Err(error) => record.reason = Some(format!("could not be waited for: {error}")),
+    }
+    if resolved {
+        record.reason = Some("its alert resolved while it ran".to_owned());
+    } else if !succeeded && record.reason.is_none() {
+        record.reason = status.as_ref().ok().and_then(|status| status.map(describe));
+    }
+    record
 }
 
 /// One command about to start for one message.

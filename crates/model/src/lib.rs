@@ -33,9 +33,9 @@ pub use crate::rule::{
     ImportChange, ImportReport, Rule, RuleKind, RulePatch, RuleSpec,
 };
 pub use crate::store::{
-    Deployment, DeploymentFilter, DeploymentHost, HostLockGuard, HostRecord, ImportOptions, Page,
-    Revision, RevisionChange, RevisionSummary, RuleFilter, RuleRevision, RuleSort, Snapshot, Store,
-    Stored, TargetImportReport,
+    Deployment, DeploymentFilter, DeploymentHost, HealRun, HealRunFilter, HealRunSpec,
+    HostLockGuard, HostRecord, ImportOptions, Page, Revision, RevisionChange, RevisionSummary,
+    RuleFilter, RuleRevision, RuleSort, Snapshot, Store, Stored, TargetImportReport,
 };
 pub use crate::targets::{
     Exporter, Farm, MAX_HOST_BYTES, MAX_PORT_RANGE, Project, Scheme, Service, Shard, TargetsModel,

@@ -109,6 +109,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    heal_runs (id) {
+        id -> BigInt,
+        reporter -> Text,
+        time -> Timestamp,
+        command -> Text,
+        receiver -> Text,
+        group_key -> Text,
+        alertnames -> Text,
+        fingerprints -> Text,
+        outcome -> Text,
+        exit_code -> Nullable<Integer>,
+        signal -> Nullable<Integer>,
+        duration_ms -> Nullable<BigInt>,
+        reason -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(deployment_hosts -> deployments (deployment_id));
 diesel::allow_tables_to_appear_in_same_query!(deployments, deployment_hosts);
 

@@ -115,9 +115,11 @@ macro_rules! in_write_transaction {
 #[macro_use]
 mod revisions;
 mod audit;
+mod heal_runs;
 mod rules;
 mod targets;
 pub use audit::{Deployment, DeploymentFilter, DeploymentHost, HostLockGuard, HostRecord};
+pub use heal_runs::{HealRun, HealRunFilter, HealRunSpec};
 pub use revisions::{Revision, RevisionChange, RevisionSummary};
 pub use rules::{ImportOptions, Page, RuleFilter, RuleRevision, RuleSort, Snapshot};
 pub use targets::{Stored, TargetImportReport};

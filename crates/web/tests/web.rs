@@ -455,3 +455,51 @@ async fn an_admin_adds_and_edits_a_host_whose_secret_is_write_only() {
     assert_eq!(admin.post("/ui/hosts/prom-1/delete", &[]).await.location(), "/ui/hosts");
     assert!(ui.store.list_hosts().unwrap().is_empty());
 }
+
+/// A rule's page lists am-executor's reported runs for alerts of its name, newest first,
+/// with what each did; reported text is escaped like everything else.
+#[tokio::test]
+async fn a_rules_page_shows_its_heal_runs() {
+    let ui = TestUi::open();
+    let spec = RuleSpec {
+        name: Some("DiskFull".into()),
+        heal_enabled: true,
+        ..RuleSpec::alert("up == 0")
+    };
+    let rule = ui.store.create_rule(&spec).unwrap();
+    let mut visitor = ui.visitor();
+    let page = visitor.get(&format!("/ui/rules/{}", rule.id)).await;
+    assert!(page.body.contains("No heal runs reported for alerts named DiskFull"), "{}", page.body);
+    let run = |time: &str, outcome: &str, reason: Option<&str>| promrules_model::HealRunSpec {
+        time: time.parse().unwrap(),
+        command: vec!["/usr/local/bin/heal-disk.sh".into(), "<script>x</script>".into()],
+        receiver: "am-executor".into(),
+        group_key: String::new(),
+        alertnames: vec!["DiskFull".into()],
+        fingerprints: vec!["fp1".into()],
+        outcome: outcome.into(),
+        exit_code: (outcome != "skipped").then_some(if outcome == "failed" { 3 } else { 0 }),
+        signal: None,
+        duration_ms: Some(1500),
+        reason: reason.map(str::to_owned),
+    };
+    ui.store.record_heal_run("executor-eu", &run("2026-12-01T10:00:00Z", "failed", None)).unwrap();
+    ui.store
+        .record_heal_run("executor-eu", &run("2026-12-02T10:00:00Z", "skipped", Some("cooldown")))
+        .unwrap();
+    let mut other = run("2026-12-03T10:00:00Z", "succeeded", None);
+    other.alertnames = vec!["Other".into()];
+    ui.store.record_heal_run("executor-eu", &other).unwrap();
+    let page = visitor.get(&format!("/ui/rules/{}", rule.id)).await;
+    let body = &page.body;
+    let skipped = body.find(">skipped<").expect("the skip");
+    let failed = body.find(">failed<").expect("the failure");
+    assert!(skipped < failed, "newest first");
+    assert!(!body.contains(">succeeded<"), "another alert's run is not this rule's");
+    assert!(
+        body.contains("exit 3, 1.5 s") && body.contains("cooldown") && body.contains("executor-eu"),
+        "{body}"
+    );
+    let escaped = body.contains("&lt;script&gt;x") || body.contains("&#60;script&#62;x");
+    assert!(!body.contains("<script>x") && escaped, "{body}");
+}

@@ -58,8 +58,53 @@ struct RuleForm {
     general: Vec<String>,
     preview: String,
     history: Vec<HistoryEntry>,
+    /// am-executor's latest runs and skips for alerts of this rule's name.
+    heal_runs: Vec<HealRunEntry>,
     saved: bool,
     updated: Option<Time>,
+}
+
+/// One heal run, as the rule page lists it.
+pub(crate) struct HealRunEntry {
+    pub(crate) at: Time,
+    pub(crate) outcome: String,
+    pub(crate) command: String,
+    /// Exit code or signal, duration, reason.
+    pub(crate) detail: String,
+    pub(crate) reporter: String,
+}
+
+/// How many heal runs the rule page shows.
+const HEAL_RUNS_SHOWN: i64 = 20;
+
+fn heal_runs(store: &promrules_model::Store, name: &str) -> Result<Vec<HealRunEntry>, WebError> {
+    let filter = promrules_model::HealRunFilter { alertname: Some(name.to_owned()), since: None };
+    let (runs, _) =
+        store.list_heal_runs(&filter, Page { limit: Some(HEAL_RUNS_SHOWN), offset: 0 })?;
+    Ok(runs
+        .into_iter()
+        .map(|run| {
+            let spec = run.spec;
+            let mut detail = Vec::new();
+            if let Some(code) = spec.exit_code {
+                detail.push(format!("exit {code}"));
+            }
+            if let Some(signal) = spec.signal {
+                detail.push(format!("signal {signal}"));
+            }
+            if let Some(ms) = spec.duration_ms {
+                detail.push(format!("{:.1} s", ms as f64 / 1000.0));
+            }
+            detail.extend(spec.reason);
+            HealRunEntry {
+                at: Time::new(spec.time),
+                outcome: spec.outcome,
+                command: spec.command.join(" "),
+                detail: detail.join(", "),
+                reporter: run.reporter,
+            }
+        })
+        .collect())
 }
 
 impl RuleForm {
@@ -226,6 +271,7 @@ pub(crate) async fn new(State(web): State<Web>, viewer: Viewer) -> Result<Respon
         errors: BTreeMap::new(),
         general: Vec::new(),
         history: Vec::new(),
+        heal_runs: Vec::new(),
         saved: false,
         updated: None,
     };
@@ -238,8 +284,12 @@ pub(crate) async fn edit(
     Path(id): Path<i64>,
     Query(query): Query<EditQuery>,
 ) -> Result<Response, WebError> {
-    let (rule, groups, history) = web
-        .store(&viewer, move |store| Ok((store.get_rule(id)?, groups(store)?, history(store, id)?)))
+    let (rule, groups, history, runs) = web
+        .store(&viewer, move |store| {
+            let rule = store.get_rule(id)?;
+            let runs = heal_runs(store, &rule.display_name())?;
+            Ok((rule, groups(store)?, history(store, id)?, runs))
+        })
         .await?;
     let form = RuleForm {
         chrome: Chrome::new(&viewer, "rules"),
@@ -252,6 +302,7 @@ pub(crate) async fn edit(
         errors: BTreeMap::new(),
         general: Vec::new(),
         history,
+        heal_runs: runs,
         saved: query.saved,
     };
     super::page(&form)
@@ -320,6 +371,7 @@ async fn save(
                 errors,
                 general,
                 history,
+                heal_runs: Vec::new(),
                 saved: false,
                 updated: None,
             };

@@ -1,0 +1,2 @@
+DROP INDEX heal_runs_time;
+DROP TABLE heal_runs;
