@@ -75,9 +75,10 @@ fn run(cli: &Cli, config: Config) -> anyhow::Result<()> {
         address: parse_listen_address(&address_text)?,
         tls: tls_files(config.tls_crt.as_deref(), config.tls_key.as_deref())?,
         auth,
+        client_ca: config.tls_client_ca.as_ref().filter(|ca| !ca.is_empty()).map(Into::into),
         insecure_no_auth: cli.insecure_no_auth,
     };
-    exposure(listen.address, listen.auth.as_ref(), listen.insecure_no_auth)?;
+    exposure(listen.address, listen.authenticated(), listen.insecure_no_auth)?;
     for command in &config.commands {
         log::info!(
             "command `{}` {:?} for labels {:?}",

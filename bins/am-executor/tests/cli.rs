@@ -153,6 +153,13 @@ fn startup_errors_are_named() {
         )),
         "{stderr}"
     );
+    write(&path, "tls_client_ca: /etc/ca.pem\ncommands:\n  - cmd: /bin/true\n");
+    let half = Command::new(BIN)
+        .args(["-f", path.to_str().unwrap(), "-l", "127.0.0.1:1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&half.stderr);
+    assert!(stderr.contains("`tls_client_ca` needs TLS"), "{stderr}");
     let missing = Command::new(BIN).args(["-f", "/nonexistent/executor.yml"]).output().unwrap();
     assert!(
         String::from_utf8_lossy(&missing.stderr)

@@ -131,14 +131,15 @@ impl WebhookAuth {
     }
 }
 
-/// Refuses to listen beyond loopback without webhook authentication, unless
-/// `insecure_no_auth` says the operator accepts that.
+/// Refuses to listen beyond loopback unauthenticated (`authenticated`: `webhook_auth` or a
+/// client-certificate CA is configured), unless `insecure_no_auth` says the operator
+/// accepts that.
 pub fn exposure(
     address: SocketAddr,
-    auth: Option<&WebhookAuth>,
+    authenticated: bool,
     insecure_no_auth: bool,
 ) -> Result<(), ConfigError> {
-    if address.ip().is_loopback() || auth.is_some() || insecure_no_auth {
+    if address.ip().is_loopback() || authenticated || insecure_no_auth {
         return Ok(());
     }
     Err(ConfigError::OpenListen { address })
@@ -242,10 +243,11 @@ mod tests {
     fn only_loopback_listens_without_auth() {
         let open: SocketAddr = "0.0.0.0:8080".parse().unwrap();
         let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
-        let error = exposure(open, None, false).unwrap_err().to_string();
+        let error = exposure(open, false, false).unwrap_err().to_string();
         assert!(error.contains("webhook_auth") && error.contains("--insecure-no-auth"), "{error}");
-        assert!(exposure(local, None, false).is_ok());
-        assert!(exposure(open, None, true).is_ok());
-        assert!(exposure("[::1]:8080".parse().unwrap(), None, false).is_ok());
+        assert!(exposure(local, false, false).is_ok());
+        assert!(exposure(open, false, true).is_ok());
+        assert!(exposure(open, true, false).is_ok());
+        assert!(exposure("[::1]:8080".parse().unwrap(), false, false).is_ok());
     }
 }

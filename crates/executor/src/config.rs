@@ -51,6 +51,9 @@ pub struct Config {
     /// Ours: the credential a webhook request must present.
     #[serde(default)]
     pub webhook_auth: Option<crate::auth::WebhookAuthConfig>,
+    /// Ours: with TLS, only clients presenting a certificate this CA (PEM) signed connect.
+    #[serde(default)]
+    pub tls_client_ca: Option<String>,
 }
 
 /// One command and when it runs.
@@ -228,8 +231,15 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
     if total.is_zero() { Err(error()) } else { Ok(total) }
 }
 
-const CONFIG_KEYS: &[&str] =
-    &["listen_address", "verbose", "tls_key", "tls_crt", "commands", "webhook_auth"];
+const CONFIG_KEYS: &[&str] = &[
+    "listen_address",
+    "verbose",
+    "tls_key",
+    "tls_crt",
+    "tls_client_ca",
+    "commands",
+    "webhook_auth",
+];
 const COMMAND_KEYS: &[&str] = &[
     "cmd",
     "args",

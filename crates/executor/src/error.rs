@@ -29,11 +29,16 @@ pub enum ConfigError {
     #[error(
         "refusing to listen on {address} without webhook authentication: anyone who reaches it \
          could run the configured commands; set `webhook_auth` (bearer_token_file or \
-         basic_auth) in the configuration, listen on 127.0.0.1, or pass --insecure-no-auth"
+         basic_auth) or `tls_client_ca` in the configuration, listen on 127.0.0.1, or pass \
+         --insecure-no-auth"
     )]
     OpenListen { address: std::net::SocketAddr },
     #[error("cannot use `webhook_auth.{what}` `{}`: {problem}", path.display())]
     Secret { what: &'static str, path: PathBuf, problem: String },
+    #[error("`tls_client_ca` needs TLS: set `tls_crt` and `tls_key` too")]
+    ClientCaWithoutTls,
+    #[error("cannot use the client CA `{}`: {problem}", path.display())]
+    ClientCa { path: PathBuf, problem: String },
     #[error("cannot open the audit log `{}`: {problem}", path.display())]
     AuditLog { path: PathBuf, problem: String },
     #[error("`webhook_auth` takes one of `bearer_token_file` and `basic_auth`, not both")]

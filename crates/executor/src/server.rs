@@ -1,7 +1,7 @@
 //! The HTTP side: `/_health`, `/metrics`, and the webhook on every other path.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -157,17 +157,59 @@ pub struct Listen {
     pub address: SocketAddr,
     /// Certificate and key files (PEM) for HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
-    /// What a webhook request must present; without it, only loopback is served unless
-    /// `insecure_no_auth` is set (see [`exposure`]).
+    /// What a webhook request must present; without it (or `client_ca`), only loopback is
+    /// served unless `insecure_no_auth` is set (see [`exposure`]).
     pub auth: Option<WebhookAuth>,
+    /// With `tls`: only clients with a certificate this CA (PEM) signed connect.
+    pub client_ca: Option<PathBuf>,
     pub insecure_no_auth: bool,
 }
 
 impl Listen {
     /// Plain HTTP on `address`, without webhook authentication.
     pub fn plain(address: SocketAddr) -> Listen {
-        Listen { address, tls: None, auth: None, insecure_no_auth: false }
+        Listen { address, tls: None, auth: None, client_ca: None, insecure_no_auth: false }
     }
+
+    /// Whether a webhook request must authenticate (a credential or a client certificate).
+    pub fn authenticated(&self) -> bool {
+        self.auth.is_some() || self.client_ca.is_some()
+    }
+}
+
+/// A TLS server configuration that asks every client for a certificate `ca` signed.
+fn with_client_ca(crt: &Path, key: &Path, ca: &Path) -> Result<rustls::ServerConfig, ConfigError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let tls_error = |problem: String| ConfigError::Tls {
+        crt: crt.display().to_string(),
+        key: key.display().to_string(),
+        source: std::io::Error::other(problem),
+    };
+    let ca_error = |problem: String| ConfigError::ClientCa { path: ca.to_owned(), problem };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(crt)
+        .and_then(Iterator::collect)
+        .map_err(|e| tls_error(e.to_string()))?;
+    let private = PrivateKeyDer::from_pem_file(key).map_err(|e| tls_error(e.to_string()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    let authorities: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(ca)
+        .and_then(Iterator::collect)
+        .map_err(|e| ca_error(e.to_string()))?;
+    if authorities.is_empty() {
+        return Err(ca_error("it holds no certificate".to_owned()));
+    }
+    for authority in authorities {
+        roots.add(authority).map_err(|e| ca_error(e.to_string()))?;
+    }
+    let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+        .build()
+        .map_err(|e| ca_error(e.to_string()))?;
+    let mut config = rustls::ServerConfig::builder()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, private)
+        .map_err(|e| tls_error(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 /// Parses a listen address as Go does: `:8080` is every interface, `host:port` resolves.
@@ -204,8 +246,11 @@ pub async fn serve(
     grace: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ConfigError> {
-    exposure(listen.address, listen.auth.as_ref(), listen.insecure_no_auth)?;
-    if listen.auth.is_none() && !listen.address.ip().is_loopback() {
+    exposure(listen.address, listen.authenticated(), listen.insecure_no_auth)?;
+    if listen.client_ca.is_some() && listen.tls.is_none() {
+        return Err(ConfigError::ClientCaWithoutTls);
+    }
+    if !listen.authenticated() && !listen.address.ip().is_loopback() {
         log::warn!(
             "the webhook on {} takes requests from anyone who reaches it (--insecure-no-auth)",
             listen.address
@@ -223,14 +268,26 @@ pub async fn serve(
     let served = match listen.tls {
         Some((crt, key)) => {
             let _ = rustls::crypto::ring::default_provider().install_default();
-            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&crt, &key)
-                .await
-                .map_err(|source| ConfigError::Tls {
-                    crt: crt.display().to_string(),
-                    key: key.display().to_string(),
-                    source,
-                })?;
-            log::info!("listening on https://{}", listen.address);
+            let tls = match &listen.client_ca {
+                Some(ca) => axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(
+                    with_client_ca(&crt, &key, ca)?,
+                )),
+                None => axum_server::tls_rustls::RustlsConfig::from_pem_file(&crt, &key)
+                    .await
+                    .map_err(|source| ConfigError::Tls {
+                        crt: crt.display().to_string(),
+                        key: key.display().to_string(),
+                        source,
+                    })?,
+            };
+            match &listen.client_ca {
+                Some(ca) => log::info!(
+                    "listening on https://{}, for clients with a certificate from `{}`",
+                    listen.address,
+                    ca.display()
+                ),
+                None => log::info!("listening on https://{}", listen.address),
+            }
             axum_server::bind_rustls(listen.address, tls).handle(handle).serve(app).await
         }
         None => {

@@ -769,3 +769,60 @@ fn two_alertmanagers_one_heal_per_alert() {
     assert_eq!(healed, ["db", "web"], "one heal per alert");
     assert_eq!(executor.metric(r#"am_executor_skipped_total{reason="duplicate"}"#), 2.0);
 }
+
+/// `tls_client_ca`: over HTTPS, only a client with a certificate that CA signed connects.
+/// A real Alertmanager whose receiver presents one (`http_config.tls_config`) runs the heal;
+/// its receiver without a certificate cannot connect, and nothing runs for it.
+#[test]
+fn a_client_certificate_is_required_with_tls_client_ca() {
+    let certificates = test_support::Certificates::new();
+    let (ca, crt, key) = (
+        certificates.ca().display().to_string(),
+        certificates.server_certificate().display().to_string(),
+        certificates.server_key().display().to_string(),
+    );
+    let executor = TestExecutor::start(&format!(
+        "tls_crt: {crt}\ntls_key: {key}\ntls_client_ca: {ca}\ncommands:\n  - cmd: $DIR/heal.sh\n"
+    ));
+    let runs = executor.path("runs");
+    script(
+        &executor.path("heal.sh"),
+        &format!("echo \"$AMX_LABEL_alertname\" >> {}", runs.display()),
+    );
+    let url = executor.url("/");
+    assert!(url.starts_with("https://"), "{url}");
+    let (client_crt, client_key) = (
+        certificates.client_certificate().display().to_string(),
+        certificates.client_key().display().to_string(),
+    );
+    let config = format!(
+        "route:\n  receiver: bare\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n  routes:\n  - matchers: ['with=\"certificate\"']\n    receiver: presented\nreceivers:\n- name: presented\n  webhook_configs:\n  - url: {url}\n    http_config:\n      tls_config:\n        ca_file: {ca}\n        cert_file: {client_crt}\n        key_file: {client_key}\n- name: bare\n  webhook_configs:\n  - url: {url}\n    http_config:\n      tls_config:\n        ca_file: {ca}\n"
+    );
+    let alertmanager = test_support::Alertmanager::start(&config);
+    alertmanager.post_alerts(
+        r#"[{"labels":{"alertname":"Presented","with":"certificate"}},{"labels":{"alertname":"Bare"}}]"#,
+    );
+    wait_for_file_with_log(&runs, &alertmanager);
+    let refused = eventually(Duration::from_secs(30), || {
+        let metrics = ureq::get(&alertmanager.url("/metrics"))
+            .call()
+            .ok()?
+            .body_mut()
+            .read_to_string()
+            .ok()?;
+        metrics
+            .lines()
+            .filter(|line| {
+                line.starts_with("alertmanager_notifications_failed_total")
+                    && line.contains("webhook")
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .find(|failed| *failed >= 1.0)
+    });
+    assert!(
+        refused.is_some(),
+        "the receiver without a certificate got through:\n{}",
+        alertmanager.log()
+    );
+    assert_eq!(std::fs::read_to_string(&runs).unwrap(), "Presented\n");
+}

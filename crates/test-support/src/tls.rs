@@ -1,5 +1,5 @@
-//! Test certificates made with the `openssl` command: a throwaway CA and a certificate for
-//! 127.0.0.1 that it signed, so that clients can verify servers as they would in
+//! Test certificates made with the `openssl` command: a throwaway CA, a certificate for
+//! 127.0.0.1 and a client certificate that it signed, so that clients can verify servers as they would in
 //! production, instead of turning verification off.
 
 use std::path::{Path, PathBuf};
@@ -52,7 +52,39 @@ impl Certificates {
             "-out",
             "server.pem",
         ]);
+        // A client certificate, for servers that ask for one (am-executor's `tls_client_ca`).
+        let client = ["-subj", "/CN=alertmanager", "-keyout", "client.key", "-out", "client.csr"];
+        openssl(&[&["req"][..], &new_key, &client].concat());
+        std::fs::write(dir.path().join("client.cnf"), "extendedKeyUsage=clientAuth\n")
+            .expect("extension file");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "client.cnf",
+            "-out",
+            "client.pem",
+        ]);
         Certificates { dir }
+    }
+
+    /// A client certificate (CN `alertmanager`, for client authentication) signed by the CA.
+    pub fn client_certificate(&self) -> PathBuf {
+        self.dir.path().join("client.pem")
+    }
+
+    /// The client certificate's private key.
+    pub fn client_key(&self) -> PathBuf {
+        self.dir.path().join("client.key")
     }
 
     /// The CA certificate that clients trust.

@@ -9,6 +9,7 @@ use promrules_executor::{Config, Executor, Listen, WebhookAuth, serve};
 
 pub(crate) struct TestExecutor {
     pub(crate) address: SocketAddr,
+    scheme: &'static str,
     pub(crate) executor: Arc<Executor>,
     pub(crate) dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -27,6 +28,11 @@ impl TestExecutor {
         let (config, warnings) = Config::parse(&config).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         let auth = config.webhook_auth.as_ref().and_then(|auth| WebhookAuth::load(auth).unwrap());
+        let tls =
+            promrules_executor::tls_files(config.tls_crt.as_deref(), config.tls_key.as_deref())
+                .unwrap();
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let client_ca = config.tls_client_ca.clone().map(PathBuf::from);
         let executor = Arc::new(Executor::new(&config));
         let port = test_support::free_port("127.0.0.1");
         let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -34,7 +40,7 @@ impl TestExecutor {
         let serving = Arc::clone(&executor);
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().unwrap();
-            let listen = Listen { auth, ..Listen::plain(address) };
+            let listen = Listen { auth, tls, client_ca, ..Listen::plain(address) };
             runtime
                 .block_on(serve(serving, listen, body_limit, Duration::from_secs(2), async {
                     let _ = stopped.await;
@@ -42,11 +48,11 @@ impl TestExecutor {
                 .unwrap();
         });
         assert!(test_support::wait_for_port(address, Duration::from_secs(10)));
-        TestExecutor { address, executor, dir, stop: Some(stop), thread: Some(thread) }
+        TestExecutor { address, scheme, executor, dir, stop: Some(stop), thread: Some(thread) }
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
+        format!("{}://{}{path}", self.scheme, self.address)
     }
 
     pub(crate) fn path(&self, name: &str) -> PathBuf {
