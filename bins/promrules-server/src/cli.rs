@@ -47,6 +47,8 @@ pub(crate) enum Command {
     Render(RenderArgs),
     /// Upsert the rules of a Prometheus rule file, by group and rule name
     Import(ImportArgs),
+    /// Generate the burn-rate rules of a sloth SLO spec (`prometheus/v1`) and upsert them as a rule file's
+    ImportSlo(ImportArgs),
     /// Upsert shards, services, farms, projects and exporters from a file_sd target file in Promgen's shape (migrating from Promgen)
     ImportTargets {
         /// The JSON target file (Promgen's export, or promrules-export's)

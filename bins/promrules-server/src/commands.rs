@@ -84,6 +84,27 @@ pub(crate) fn import(store: &Store, args: ImportArgs) -> anyhow::Result<()> {
     let options =
         ImportOptions { datasource_id: args.datasource, prune: args.prune, dry_run: args.dry_run };
     let report = store.import(&file.groups, options)?;
+    print_import(&report, args.dry_run)
+}
+
+/// The SLOs of a sloth spec, generated into rules and imported as a rule file's: stored,
+/// versioned, rendered and deployed like every other rule.
+pub(crate) fn import_slo(store: &Store, args: ImportArgs) -> anyhow::Result<()> {
+    let name = args.file.display().to_string();
+    let text = std::fs::read_to_string(&args.file).with_context(|| format!("reading `{name}`"))?;
+    let slos = promrules_slo::sloth::parse(&text, &name)?;
+    let mut groups = Vec::new();
+    for slo in &slos {
+        groups.extend(promrules_slo::generate(slo)?);
+    }
+    log::info!("`{name}`: {} SLO(s), {} generated group(s)", slos.len(), groups.len());
+    let options =
+        ImportOptions { datasource_id: args.datasource, prune: args.prune, dry_run: args.dry_run };
+    let report = store.import(&groups, options)?;
+    print_import(&report, args.dry_run)
+}
+
+fn print_import(report: &promrules_model::ImportReport, dry_run: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     for change in &report.changes {
         let action = match change.action {
@@ -101,7 +122,7 @@ pub(crate) fn import(store: &Store, args: ImportArgs) -> anyhow::Result<()> {
     for change in &report.group_changes {
         writeln!(out, "update group {} ({})", change.group, change.fields.join(", "))?;
     }
-    let would = if args.dry_run { "dry run, nothing changed: would have " } else { "" };
+    let would = if dry_run { "dry run, nothing changed: would have " } else { "" };
     writeln!(
         out,
         "{would}created {}, updated {}, deleted {}, unchanged {} (groups created: {}, updated: {})",

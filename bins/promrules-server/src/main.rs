@@ -40,6 +40,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Render(args) => commands::render(&store, args),
         Command::Import(args) => commands::import(&store, args),
+        Command::ImportSlo(args) => commands::import_slo(&store, args),
         Command::ImportTargets { file } => commands::import_targets(&store, &file),
         Command::Deploy(args) => commands::deploy(store, args),
         Command::History { rule, limit } => commands::history(&store, rule, limit),

@@ -718,3 +718,48 @@ fn heal_runs_reach_the_server_and_the_audit_log() {
     let log = std::fs::read_to_string(&executor_log).unwrap();
     assert!(log.contains("retrying in") && !log.contains("exec-token-1234"), "{log}");
 }
+
+/// `import-slo`: a sloth spec's generated rules are stored like an imported file's (a second
+/// run changes nothing), render into a file promtool accepts, and a spec with a plugin SLI
+/// is refused naming the SLO, storing nothing.
+#[test]
+fn import_slo_stores_the_generated_rules_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/slo/checkout-slos.yml");
+    let db = dir.path().join("slo.db");
+    let db = db.to_str().unwrap();
+    let import =
+        |file: &Path| run(dir.path(), &["--database", db, "import-slo", file.to_str().unwrap()]);
+    let first = import(&spec);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let second = import(&spec);
+    let summary = String::from_utf8_lossy(&second.stdout);
+    assert!(summary.contains("created 0, updated 0, deleted 0, unchanged 33"), "{summary}");
+    let rendered = run(dir.path(), &["--database", db, "render"]);
+    let text = String::from_utf8_lossy(&rendered.stdout).into_owned();
+    assert!(
+        text.contains("record: slo:period_error_budget_remaining:ratio")
+            && text.contains("sloth_severity: page"),
+        "{text}"
+    );
+    test_support::assert_promtool_accepts(&text);
+
+    let plugin = dir.path().join("plugin.yml");
+    std::fs::write(
+        &plugin,
+        "version: prometheus/v1\nservice: api\nslos:\n  - name: avail\n    objective: 99\n    sli:\n      plugin:\n        id: sloth-common/kubernetes/apiserver/availability\n",
+    )
+    .unwrap();
+    let refused = import(&plugin);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("SLO `api-avail` uses the SLI plugin"),
+        "{stderr}"
+    );
+    let after = run(dir.path(), &["--database", db, "render"]);
+    assert_eq!(
+        String::from_utf8_lossy(&after.stdout),
+        text,
+        "nothing stored from the refused spec"
+    );
+}

@@ -91,6 +91,14 @@ const EXPECTED: &[(&str, Check)] = &[
     ("cargo run --release -p promrules-server -- history", Check::Says(&["REVISION", "import"])),
     ("cargo run --release -p promrules-server -- restore 3", Check::Says(&["restored revision 3"])),
     (
+        "cargo run --release -p promrules-server -- import-slo examples/slo/checkout-slos.yml",
+        Check::Says(&[
+            "create sloth-slo-sli-recordings-checkout-requests-availability/slo:sli_error:ratio_rate5m",
+            "create sloth-slo-alerts-checkout-requests-availability/CheckoutErrorBudgetBurn",
+            "created 33, updated 0, deleted 0, unchanged 0 (groups created: 6, updated: 0)",
+        ]),
+    ),
+    (
         "cargo run --release -p promrules-server -- deploy --inventory examples/heal-loop/inventory.yml --dry-run --diff",
         Check::Says(&["prom-1", "would_change", "+  - alert: TargetDown"]),
     ),
