@@ -33,6 +33,76 @@ pub(crate) struct Imported {
     warnings: Vec<LintWarning>,
 }
 
+/// Imports `groups` and answers the report with the lint warnings about what it wrote.
+fn import_groups(
+    store: &promrules_model::Store,
+    groups: &[promrules_model::GroupedRules],
+    options: ImportOptions,
+) -> Result<Imported, ApiError> {
+    let report = store.import(groups, options)?;
+    let written: Vec<i64> = report
+        .changes
+        .iter()
+        .filter(|change| change.action != ImportAction::Deleted)
+        .filter_map(|change| change.id)
+        .collect();
+    let snapshot = store.snapshot()?;
+    let warnings = promrules_model::lint(&snapshot.rules, &snapshot.groups)
+        .into_iter()
+        .filter(|warning| written.contains(&warning.rule_id))
+        .collect();
+    Ok(Imported { report, warnings })
+}
+
+/// `POST /api/v1/slos/import`: a sloth SLO spec (`prometheus/v1`) as the body; its SLOs'
+/// generated rules are upserted as an imported rule file's (the same query). A bad spec is
+/// a 422 naming the SLO and the field, and stores nothing.
+pub(crate) async fn import_slos(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<ImportQuery>,
+    YamlBody(text): YamlBody,
+) -> Result<Json<Imported>, ApiError> {
+    let options = ImportOptions {
+        datasource_id: query.datasource,
+        prune: query.prune,
+        dry_run: query.dry_run,
+    };
+    let imported = state
+        .blocking(move |store| {
+            let refused = |error: promrules_slo::SloError| {
+                let mut refusal =
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string());
+                match &error {
+                    promrules_slo::SloError::Invalid { slo, errors } => {
+                        for (field, problem) in errors.fields() {
+                            refusal = refusal.with_field(format!("{slo}.{field}"), problem.clone());
+                        }
+                    }
+                    promrules_slo::SloError::Spec { problem, .. } => {
+                        refusal = refusal.with_field("file", problem.clone());
+                    }
+                }
+                refusal
+            };
+            let slos = promrules_slo::sloth::parse(&text, "request body").map_err(refused)?;
+            let mut groups = Vec::new();
+            for slo in &slos {
+                groups.extend(promrules_slo::generate(slo).map_err(refused)?);
+            }
+            import_groups(store, &groups, options)
+        })
+        .await?;
+    log::info!(
+        "SLO import{}: created {}, updated {}, deleted {}, unchanged {}",
+        if options.dry_run { " (dry run)" } else { "" },
+        imported.report.created,
+        imported.report.updated,
+        imported.report.deleted,
+        imported.report.unchanged
+    );
+    Ok(Json(imported))
+}
+
 pub(crate) async fn import(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ImportQuery>,
@@ -51,19 +121,7 @@ pub(crate) async fn import(
                     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
                         .with_field("file", error.to_string())
                 })?;
-            let report = store.import(&file.groups, options)?;
-            let written: Vec<i64> = report
-                .changes
-                .iter()
-                .filter(|change| change.action != ImportAction::Deleted)
-                .filter_map(|change| change.id)
-                .collect();
-            let snapshot = store.snapshot()?;
-            let warnings = promrules_model::lint(&snapshot.rules, &snapshot.groups)
-                .into_iter()
-                .filter(|warning| written.contains(&warning.rule_id))
-                .collect();
-            Ok(Imported { report, warnings })
+            import_groups(store, &file.groups, options)
         })
         .await?;
     let Imported { report, .. } = &imported;

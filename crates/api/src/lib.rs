@@ -21,6 +21,7 @@
 //! - `/api/v1/targets`: the `file_sd` JSON (filters `shard`, `service`, `project`; `ETag`);
 //! - `GET /api/v1/deployments` (filters `host`, `outcome`, `status`, `actor`; a page),
 //!   `POST /api/v1/deployments` (202, runs in the background), `GET /api/v1/deployments/{id}`;
+//! - `POST /api/v1/slos/import`: a sloth SLO spec's generated rules, upserted as an import;
 //! - `/api/v1/heal-runs` (GET filters `rule`, `alertname`, `since`; POST): am-executor's
 //!   reported runs and skips;
 //! - `POST /rules` and `POST /deploy`: the original Flask pipeline's routes and payloads;
@@ -225,6 +226,7 @@ pub fn router(state: AppState) -> Router {
         .route("/deployments", get(deployments::list).post(deployments::start))
         .route("/deployments/{id}", get(deployments::get))
         .route("/heal-runs", get(heal_runs::list).post(heal_runs::create))
+        .route("/slos/import", post(import::import_slos))
         .route("/openapi.json", get(openapi));
     Router::new()
         .nest("/api/v1", api)

@@ -24,6 +24,7 @@ test_support::on_both_backends!(async TestApp:
     import_over_rest,
     rule_unit_tests_over_rest,
     heal_runs_over_rest,
+    slo_import_over_rest,
 );
 
 fn disk_rule() -> Value {
@@ -1402,4 +1403,39 @@ async fn heal_runs_over_rest(app: TestApp) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (_, all) = client.get("/api/v1/heal-runs").await;
     assert_eq!(all["total"], 3, "nothing stored from the refused record");
+}
+
+const SLO_SPEC: &str = include_str!("../../../examples/slo/checkout-slos.yml");
+
+async fn slo_import_over_rest(app: TestApp) {
+    let client = app.client();
+    let post = |path: &'static str, text: String| {
+        let client = &client;
+        async move { client.raw("POST", path, "application/yaml", text.into_bytes(), None).await }
+    };
+    let (status, report) = post("/api/v1/slos/import", SLO_SPEC.to_owned()).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        (report["created"].as_i64(), report["groups_created"].as_i64()),
+        (Some(33), Some(6))
+    );
+    let (_, again) = post("/api/v1/slos/import", SLO_SPEC.to_owned()).await;
+    assert_eq!(again["unchanged"].as_i64(), Some(33), "{again}");
+    let (_, _, file) = client.text("/api/v1/rules.yml", None).await;
+    assert!(file.contains("- name: sloth-slo-alerts-checkout-requests-availability"), "{file}");
+    test_support::assert_promtool_accepts(&file);
+
+    let (status, body) =
+        post("/api/v1/slos/import", SLO_SPEC.replace("objective: 99.9", "objective: 100")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["fields"]["checkout-requests-availability.objective"].is_string(), "{body}");
+    let plugin = SLO_SPEC
+        .replace("      raw:\n", "      plugin:\n        id: sloth-common/latency\n      raw:\n");
+    let (status, body) = post("/api/v1/slos/import", plugin).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["fields"]["file"].as_str().unwrap().contains("checkout-requests-latency"),
+        "{body}"
+    );
+    assert_eq!(app.rule_count(), 33, "nothing stored from the refused specs");
 }
