@@ -191,3 +191,28 @@ fn prometheus_loads_and_evaluates_the_rules() {
     let body: serde_json::Value = response.body_mut().read_json().unwrap();
     assert_eq!(body["data"]["result"][0]["value"][1], "0.9990000000000001", "{body}");
 }
+
+/// A 28-day period: sloth's `out-base-28d.yaml.tpl` (commit 1c3336e) has the period ratio
+/// over `4w`, `slo:time_period:days` 28, and burn factors 13.44, 5.6000000000000005,
+/// 2.8000000000000003 and 0.9333333333333333, digit for digit.
+#[test]
+fn a_28_day_period_uses_sloths_windows_and_factors() {
+    let mut slo = checkout();
+    slo.period = promrules_slo::Period::Days28;
+    let groups = generate(&slo).unwrap();
+    let rules: Vec<&promrules_model::RuleSpec> = groups.iter().flat_map(|g| &g.rules).collect();
+    let named = |name: &str| rules.iter().find(|r| r.name.as_deref() == Some(name)).unwrap();
+    assert!(named("slo:sli_error:ratio_rate4w").expression.contains("[4w])"));
+    assert_eq!(named("slo:time_period:days").expression, "vector(28)");
+    let alerts: Vec<&str> = rules
+        .iter()
+        .filter(|r| r.kind == promrules_model::RuleKind::Alert)
+        .map(|r| r.expression.as_str())
+        .collect();
+    for factor in
+        ["(13.44 * ", "(5.6000000000000005 * ", "(2.8000000000000003 * ", "(0.9333333333333333 * "]
+    {
+        assert!(alerts.iter().any(|e| e.contains(factor)), "{factor} in {alerts:#?}");
+    }
+    test_support::assert_promtool_accepts(&support::render(groups));
+}

@@ -503,3 +503,24 @@ async fn a_rules_page_shows_its_heal_runs() {
     let escaped = body.contains("&lt;script&gt;x") || body.contains("&#60;script&#62;x");
     assert!(!body.contains("<script>x") && escaped, "{body}");
 }
+
+/// The deployments page filters by age too: the choice stays selected and pages keep it;
+/// an age it does not offer is a 400 naming `since`.
+#[tokio::test]
+async fn deployments_filter_by_age() {
+    let ui = TestUi::open();
+    let id = ui.store.start_deployment("ci", &serde_json::json!({})).unwrap();
+    ui.store.finish_deployment(id, true, "0 host(s)").unwrap();
+    let mut visitor = ui.visitor();
+    let page = visitor.get("/ui/deployments?since=1h").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains(&format!("href=\"/ui/deployments/{id}\"")), "{}", page.body);
+    assert!(
+        page.body.contains("<option value=\"1h\" selected>the last hour</option>"),
+        "{}",
+        page.body
+    );
+    let page = visitor.get("/ui/deployments?since=1y").await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("`since` must be one of 1h, 24h, 7d, 30d"), "{}", page.body);
+}

@@ -84,8 +84,19 @@ pub(crate) struct ListQuery {
     outcome: String,
     #[serde(default)]
     actor: String,
+    /// One of [`SINCE`]'s ages; empty for all time.
+    #[serde(default)]
+    since: String,
     page: Option<i64>,
 }
+
+/// The ages the page offers as "since", with their labels.
+const SINCE: [(&str, &str, i64); 4] = [
+    ("1h", "the last hour", 1),
+    ("24h", "the last day", 24),
+    ("7d", "the last week", 168),
+    ("30d", "the last 30 days", 720),
+];
 
 #[derive(Template)]
 #[template(path = "deployments.html")]
@@ -96,6 +107,8 @@ struct ListPage {
     host: String,
     outcome: String,
     actor: String,
+    since: String,
+    ages: [(&'static str, &'static str, i64); 4],
     outcomes: [&'static str; 5],
     page: i64,
     pages: i64,
@@ -131,11 +144,24 @@ pub(crate) async fn list(
             query.outcome
         )));
     }
+    let hours = match SINCE.iter().find(|(age, _, _)| *age == query.since) {
+        Some((_, _, hours)) => Some(*hours),
+        None if query.since.is_empty() => None,
+        None => {
+            let ages: Vec<&str> = SINCE.iter().map(|(age, _, _)| *age).collect();
+            return Err(WebError::BadRequest(format!(
+                "`since` must be one of {}, not `{}`",
+                ages.join(", "),
+                query.since
+            )));
+        }
+    };
     let page = query.page.unwrap_or(1).max(1);
     let filter = DeploymentFilter {
         host: blank_is_none(&query.host),
         outcome: blank_is_none(&query.outcome),
         actor: blank_is_none(&query.actor),
+        since: hours.map(|hours| chrono::Utc::now() - chrono::Duration::hours(hours)),
         ..DeploymentFilter::default()
     };
     let window = Page { limit: Some(PAGE_SIZE), offset: (page - 1) * PAGE_SIZE };
@@ -145,6 +171,7 @@ pub(crate) async fn list(
         ("host", &query.host),
         ("outcome", &query.outcome),
         ("actor", &query.actor),
+        ("since", &query.since),
     ]);
     super::page(&ListPage {
         chrome: Chrome::new(&viewer, "deployments"),
@@ -153,6 +180,8 @@ pub(crate) async fn list(
         host: query.host,
         outcome: query.outcome,
         actor: query.actor,
+        since: query.since,
+        ages: SINCE,
         outcomes: OUTCOMES,
         page,
         pages: crate::view::page_count(total, PAGE_SIZE),
