@@ -361,9 +361,33 @@ impl Executor {
             self.skip(&start, "dry_run", &why);
             return Ok(None);
         }
+        // The slot is taken under the lock (so `max` holds), the process started outside it:
+        // fork and exec take a millisecond or so, and concurrent webhooks queued on a lock
+        // held that long.
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        processes.insert(
+            id,
+            Process {
+                command: index,
+                fingerprint: fingerprint.clone(),
+                group: Pid::from_raw(0),
+                resolved: Arc::new(AtomicBool::new(false)),
+                dedup_key: command.dedup_window.map(|_| key.to_owned()),
+                payload_file: None,
+                about: About::of(start.message),
+            },
+        );
+        self.metrics.processes_current.inc();
+        drop(processes);
         let payload_file =
-            if command.payload_file { Some(write_payload(id, &start.message.body)?) } else { None };
+            match command.payload_file.then(|| write_payload(id, &start.message.body)) {
+                Some(Ok(path)) => Some(path),
+                Some(Err(error)) => {
+                    self.release(id, index, command, key);
+                    return Err(error);
+                }
+                None => None,
+            };
         let mut process = Command::new(&command.cmd);
         process.args(&command.args).envs(env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null());
         if let Some(path) = &payload_file {
@@ -377,7 +401,7 @@ impl Executor {
                 if let Some(path) = &payload_file {
                     let _ = std::fs::remove_file(path);
                 }
-                self.forget(index, command, key);
+                self.release(id, index, command, key);
                 let mut record = About::of(start.message).record(command, "failed");
                 record.reason = Some(format!("could not start: {error}"));
                 self.audit.record(record);
@@ -392,19 +416,15 @@ impl Executor {
         );
         forward_output(&command.cmd, pid, child.stdout.take());
         forward_output(&command.cmd, pid, child.stderr.take());
-        let resolved = Arc::new(AtomicBool::new(false));
-        let dedup_key = command.dedup_window.map(|_| key.to_owned());
-        let process = Process {
-            command: index,
-            fingerprint: fingerprint.clone(),
-            group: Pid::from_raw(pid),
-            resolved,
-            dedup_key,
-            payload_file,
-            about: About::of(start.message),
-        };
-        processes.insert(id, process);
-        self.metrics.processes_current.inc();
+        // Now its process group is known; a resolve that came while it started is acted on.
+        let mut processes = self.lock();
+        if let Some(process) = processes.get_mut(&id) {
+            process.group = Pid::from_raw(pid);
+            process.payload_file = payload_file;
+            if process.resolved.load(Ordering::SeqCst) && !command.ignore_resolved {
+                let _ = signal_group(process.group, command.resolved_signal.0);
+            }
+        }
         Ok(Some((id, child)))
     }
 
@@ -462,6 +482,14 @@ impl Executor {
         outcome
     }
 
+    /// Gives back a slot whose process did not start.
+    fn release(&self, id: u64, index: usize, command: &CommandConfig, key: &str) {
+        if self.lock().remove(&id).is_some() {
+            self.metrics.processes_current.dec();
+        }
+        self.forget(index, command, key);
+    }
+
     /// Forgets a notification's run for `dedup_window`, so that a retry of it runs.
     fn forget(&self, index: usize, command: &CommandConfig, key: &str) {
         if command.dedup_window.is_some() {
@@ -473,9 +501,9 @@ impl Executor {
     /// SIGTERM to the process group, then SIGKILL if it is still there after a grace.
     async fn stop_group(&self, id: u64, child: &mut Child) {
         let Some(group) = self.lock().get(&id).map(|p| p.group) else { return };
-        let _ = killpg(group, Signal::SIGTERM);
+        let _ = signal_group(group, Signal::SIGTERM);
         if tokio::time::timeout(KILL_GRACE, child.wait()).await.is_err() {
-            let _ = killpg(group, Signal::SIGKILL);
+            let _ = signal_group(group, Signal::SIGKILL);
             let _ = child.wait().await;
         }
     }
@@ -510,6 +538,10 @@ impl Executor {
                     continue;
                 }
                 let signal = command.resolved_signal.0;
+                if process.group.as_raw() <= 0 {
+                    // Still starting: `start` signals it once its group is known.
+                    continue;
+                }
                 match killpg(process.group, signal) {
                     Ok(()) => {
                         self.metrics.signal("ok");
@@ -542,13 +574,13 @@ impl Executor {
             let signal = self.commands[process.command].resolved_signal.0;
             process.resolved.store(true, Ordering::SeqCst);
             log::info!("shutting down: sending {signal} to process group {}", process.group);
-            let _ = killpg(process.group, signal);
+            let _ = signal_group(process.group, signal);
         }
         if self.wait_until_idle(grace).await {
             return;
         }
         for process in self.lock().values() {
-            let _ = killpg(process.group, Signal::SIGKILL);
+            let _ = signal_group(process.group, Signal::SIGKILL);
         }
         self.wait_until_idle(KILL_GRACE).await;
     }
@@ -563,6 +595,12 @@ impl Executor {
         }
         self.running() == 0
     }
+}
+
+/// `killpg`, but never for group 0 or below (a slot whose process is still starting):
+/// `killpg(0)` would signal the executor's own group.
+fn signal_group(group: Pid, signal: Signal) -> nix::Result<()> {
+    if group.as_raw() <= 0 { Ok(()) } else { killpg(group, signal) }
 }
 
 /// The audit record of a run that ended with `status` (`Ok(None)`: timed out).
