@@ -48,7 +48,7 @@ pub(crate) enum Command {
     /// Upsert the rules of a Prometheus rule file, by group and rule name
     Import(ImportArgs),
     /// Generate the burn-rate rules of a sloth SLO spec (`prometheus/v1`) and upsert them as a rule file's
-    ImportSlo(ImportArgs),
+    ImportSlo(ImportSloArgs),
     /// Upsert shards, services, farms, projects and exporters from a file_sd target file in Promgen's shape (migrating from Promgen)
     ImportTargets {
         /// The JSON target file (Promgen's export, or promrules-export's)
@@ -144,7 +144,7 @@ pub(crate) struct ServeArgs {
           value_parser = admin_token)]
     pub(crate) tokens: Vec<Token>,
 
-    /// A file of named, scoped tokens, one `NAME SCOPE TOKEN` per line (scopes: read, write, deploy, admin; `#` comments)
+    /// A file of named, scoped tokens, one `NAME SCOPE TOKEN` per line (scopes: read, write, deploy, admin, and report: heal runs only; `#` comments)
     #[arg(long, env = "PROMRULES_TOKEN_FILE")]
     pub(crate) token_file: Option<PathBuf>,
 
@@ -237,6 +237,16 @@ pub(crate) struct ImportArgs {
     /// The label that marks heal-enabled alerts, as NAME=VALUE
     #[arg(long, default_value = "heal=true")]
     pub(crate) heal_label: HealLabel,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ImportSloArgs {
+    #[command(flatten)]
+    pub(crate) import: ImportArgs,
+
+    /// The period the objectives count over: 30d or 28d (sloth's --default-slo-period)
+    #[arg(long, default_value = "30d")]
+    pub(crate) period: promrules_slo::Period,
 }
 
 /// A `--token` value: a token named `admin` with every scope (an empty value is none).

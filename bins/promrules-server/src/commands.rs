@@ -10,7 +10,7 @@ use promrules_model::{ImportAction, ImportOptions, Store};
 use promrules_rollout::{DeployRequest, Hosts, Rollout, report_table};
 use promrules_yaml::{RenderOptions, Selection};
 
-use crate::cli::{DeployArgs, ImportArgs, RenderArgs, TestRulesArgs};
+use crate::cli::{DeployArgs, ImportArgs, ImportSloArgs, RenderArgs, TestRulesArgs};
 
 pub(crate) fn deploy(store: Store, args: DeployArgs) -> anyhow::Result<()> {
     let hosts = match &args.inventory {
@@ -89,12 +89,14 @@ pub(crate) fn import(store: &Store, args: ImportArgs) -> anyhow::Result<()> {
 
 /// The SLOs of a sloth spec, generated into rules and imported as a rule file's: stored,
 /// versioned, rendered and deployed like every other rule.
-pub(crate) fn import_slo(store: &Store, args: ImportArgs) -> anyhow::Result<()> {
+pub(crate) fn import_slo(store: &Store, args: ImportSloArgs) -> anyhow::Result<()> {
+    let ImportSloArgs { import: args, period } = args;
     let name = args.file.display().to_string();
     let text = std::fs::read_to_string(&args.file).with_context(|| format!("reading `{name}`"))?;
-    let slos = promrules_slo::sloth::parse(&text, &name)?;
+    let mut slos = promrules_slo::sloth::parse(&text, &name)?;
     let mut groups = Vec::new();
-    for slo in &slos {
+    for slo in &mut slos {
+        slo.period = period;
         groups.extend(promrules_slo::generate(slo)?);
     }
     log::info!("`{name}`: {} SLO(s), {} generated group(s)", slos.len(), groups.len());

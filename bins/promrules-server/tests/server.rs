@@ -636,7 +636,7 @@ fn import_names_every_field_it_changed_on_rules_and_groups() {
 fn heal_runs_reach_the_server_and_the_audit_log() {
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens");
-    std::fs::write(&tokens, "executor write exec-token-1234\nops admin ops-token-5678\n").unwrap();
+    std::fs::write(&tokens, "executor report exec-token-1234\nops admin ops-token-5678\n").unwrap();
     let report_token = dir.path().join("report.token");
     std::fs::write(&report_token, "exec-token-1234\n").unwrap();
     let audit_log = dir.path().join("audit.jsonl");
@@ -762,4 +762,17 @@ fn import_slo_stores_the_generated_rules_once() {
         text,
         "nothing stored from the refused spec"
     );
+
+    let spec_arg = spec.to_str().unwrap();
+    let period = run(dir.path(), &["--database", db, "import-slo", "--period", "28d", spec_arg]);
+    assert!(period.status.success(), "{}", String::from_utf8_lossy(&period.stderr));
+    let rendered = run(dir.path(), &["--database", db, "render"]);
+    let text = String::from_utf8_lossy(&rendered.stdout).into_owned();
+    assert!(
+        text.contains("record: slo:sli_error:ratio_rate4w") && text.contains("vector(28)"),
+        "{text}"
+    );
+    test_support::assert_promtool_accepts(&text);
+    let wrong = run(dir.path(), &["--database", db, "import-slo", "--period", "7d", spec_arg]);
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("30d or 28d"), "{wrong:?}");
 }

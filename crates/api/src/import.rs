@@ -57,11 +57,35 @@ fn import_groups(
 /// `POST /api/v1/slos/import`: a sloth SLO spec (`prometheus/v1`) as the body; its SLOs'
 /// generated rules are upserted as an imported rule file's (the same query). A bad spec is
 /// a 422 naming the SLO and the field, and stores nothing.
+/// [`ImportQuery`] and the SLO period (no `serde(flatten)`: it reads query numbers and
+/// booleans as strings).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SloImportQuery {
+    #[serde(default)]
+    prune: bool,
+    #[serde(default)]
+    dry_run: bool,
+    datasource: Option<i64>,
+    /// `30d` (default) or `28d`.
+    period: Option<String>,
+}
+
 pub(crate) async fn import_slos(
     State(state): State<AppState>,
-    QueryParams(query): QueryParams<ImportQuery>,
+    QueryParams(query): QueryParams<SloImportQuery>,
     YamlBody(text): YamlBody,
 ) -> Result<Json<Imported>, ApiError> {
+    let period: promrules_slo::Period = match query.period.as_deref().map(str::parse).transpose() {
+        Ok(period) => period.unwrap_or_default(),
+        Err(problem) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("invalid `period`: {problem}"),
+            )
+            .with_field("period", problem));
+        }
+    };
     let options = ImportOptions {
         datasource_id: query.datasource,
         prune: query.prune,
@@ -84,9 +108,10 @@ pub(crate) async fn import_slos(
                 }
                 refusal
             };
-            let slos = promrules_slo::sloth::parse(&text, "request body").map_err(refused)?;
+            let mut slos = promrules_slo::sloth::parse(&text, "request body").map_err(refused)?;
             let mut groups = Vec::new();
-            for slo in &slos {
+            for slo in &mut slos {
+                slo.period = period;
                 groups.extend(promrules_slo::generate(slo).map_err(refused)?);
             }
             import_groups(store, &groups, options)

@@ -1438,4 +1438,38 @@ async fn slo_import_over_rest(app: TestApp) {
         "{body}"
     );
     assert_eq!(app.rule_count(), 33, "nothing stored from the refused specs");
+
+    // A 28-day period rewrites the period rules (a new `4w` ratio, the days, the factors).
+    let (status, report) =
+        post("/api/v1/slos/import?period=28d&dry_run=true", SLO_SPEC.to_owned()).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["created"].as_i64(), Some(2), "the two 4w ratios: {report}");
+    let (status, body) = post("/api/v1/slos/import?period=7d", SLO_SPEC.to_owned()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["fields"]["period"].as_str().unwrap().contains("30d or 28d"), "{body}");
+}
+
+/// A `report` token (am-executor's `--report-to`) may report heal runs and nothing else:
+/// not read them back, not read or write rules.
+#[tokio::test]
+async fn a_report_token_only_reports() {
+    let app = TestApp::sqlite().with_tokens(&[
+        ("executor", Scope::Report, "report-secret-1"),
+        ("ops", Scope::Admin, "ops-secret-2"),
+    ]);
+    let reporter = app.client().with_token("report-secret-1");
+    let run =
+        json!({"time": "2026-12-04T10:00:00Z", "command": ["/bin/true"], "outcome": "succeeded"});
+    let (status, body) = reporter.post("/api/v1/heal-runs", &run).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["reporter"], "executor");
+    for (method, path) in
+        [("GET", "/api/v1/heal-runs"), ("GET", "/api/v1/rules"), ("POST", "/api/v1/rules")]
+    {
+        let body = (method == "POST").then(|| json!({"expression": "up"}));
+        let (status, answer) = reporter.send(method, path, body.as_ref()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {answer}");
+    }
+    let (status, listed) = app.client().with_token("ops-secret-2").get("/api/v1/heal-runs").await;
+    assert_eq!((status, &listed["total"]), (StatusCode::OK, &json!(1)));
 }

@@ -50,6 +50,19 @@ pub enum Period {
     Days28,
 }
 
+impl std::str::FromStr for Period {
+    type Err = String;
+
+    /// `30d` or `28d` (sloth's `--default-slo-period` values; `4w` is `28d`).
+    fn from_str(text: &str) -> Result<Period, String> {
+        match text {
+            "30d" => Ok(Period::Days30),
+            "28d" | "4w" => Ok(Period::Days28),
+            other => Err(format!("`{other}` is not an SLO period: 30d or 28d")),
+        }
+    }
+}
+
 impl Period {
     fn days(self) -> u32 {
         match self {
