@@ -93,13 +93,8 @@ pub(crate) fn import_slo(store: &Store, args: ImportSloArgs) -> anyhow::Result<(
     let ImportSloArgs { import: args, period } = args;
     let name = args.file.display().to_string();
     let text = std::fs::read_to_string(&args.file).with_context(|| format!("reading `{name}`"))?;
-    let mut slos = promrules_slo::sloth::parse(&text, &name)?;
-    let mut groups = Vec::new();
-    for slo in &mut slos {
-        slo.period = period;
-        groups.extend(promrules_slo::generate(slo)?);
-    }
-    log::info!("`{name}`: {} SLO(s), {} generated group(s)", slos.len(), groups.len());
+    let groups = promrules_slo::sloth::rules(&text, &name, period)?;
+    log::info!("`{name}`: {} generated group(s)", groups.len());
     let options =
         ImportOptions { datasource_id: args.datasource, prune: args.prune, dry_run: args.dry_run };
     let report = store.import(&groups, options)?;

@@ -33,13 +33,23 @@ pub(crate) struct Imported {
     warnings: Vec<LintWarning>,
 }
 
-/// Imports `groups` and answers the report with the lint warnings about what it wrote.
+/// Imports `groups` (`what` names the import in the log line) and answers the report with
+/// the lint warnings about what it wrote.
 fn import_groups(
     store: &promrules_model::Store,
     groups: &[promrules_model::GroupedRules],
     options: ImportOptions,
+    what: &str,
 ) -> Result<Imported, ApiError> {
     let report = store.import(groups, options)?;
+    log::info!(
+        "{what}{}: created {}, updated {}, deleted {}, unchanged {}",
+        if options.dry_run { " (dry run)" } else { "" },
+        report.created,
+        report.updated,
+        report.deleted,
+        report.unchanged
+    );
     let written: Vec<i64> = report
         .changes
         .iter()
@@ -54,9 +64,6 @@ fn import_groups(
     Ok(Imported { report, warnings })
 }
 
-/// `POST /api/v1/slos/import`: a sloth SLO spec (`prometheus/v1`) as the body; its SLOs'
-/// generated rules are upserted as an imported rule file's (the same query). A bad spec is
-/// a 422 naming the SLO and the field, and stores nothing.
 /// [`ImportQuery`] and the SLO period (no `serde(flatten)`: it reads query numbers and
 /// booleans as strings).
 #[derive(Debug, Deserialize)]
@@ -71,6 +78,9 @@ pub(crate) struct SloImportQuery {
     period: Option<String>,
 }
 
+/// `POST /api/v1/slos/import`: a sloth SLO spec (`prometheus/v1`) as the body; its SLOs'
+/// generated rules are upserted as an imported rule file's (the same query). A bad spec is
+/// a 422 naming the SLO and the field, and stores nothing.
 pub(crate) async fn import_slos(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<SloImportQuery>,
@@ -108,23 +118,11 @@ pub(crate) async fn import_slos(
                 }
                 refusal
             };
-            let mut slos = promrules_slo::sloth::parse(&text, "request body").map_err(refused)?;
-            let mut groups = Vec::new();
-            for slo in &mut slos {
-                slo.period = period;
-                groups.extend(promrules_slo::generate(slo).map_err(refused)?);
-            }
-            import_groups(store, &groups, options)
+            let groups =
+                promrules_slo::sloth::rules(&text, "request body", period).map_err(refused)?;
+            import_groups(store, &groups, options, "SLO import")
         })
         .await?;
-    log::info!(
-        "SLO import{}: created {}, updated {}, deleted {}, unchanged {}",
-        if options.dry_run { " (dry run)" } else { "" },
-        imported.report.created,
-        imported.report.updated,
-        imported.report.deleted,
-        imported.report.unchanged
-    );
     Ok(Json(imported))
 }
 
@@ -146,17 +144,8 @@ pub(crate) async fn import(
                     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
                         .with_field("file", error.to_string())
                 })?;
-            import_groups(store, &file.groups, options)
+            import_groups(store, &file.groups, options, "import")
         })
         .await?;
-    let Imported { report, .. } = &imported;
-    log::info!(
-        "import{}: created {}, updated {}, deleted {}, unchanged {}",
-        if options.dry_run { " (dry run)" } else { "" },
-        report.created,
-        report.updated,
-        report.deleted,
-        report.unchanged
-    );
     Ok(Json(imported))
 }

@@ -140,13 +140,6 @@ impl Audit {
             queue.ready.notify_one();
         }
     }
-
-    /// Records waiting to be reported (for tests and shutdown).
-    pub fn pending(&self) -> usize {
-        self.queue.as_ref().map_or(0, |queue| {
-            queue.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
-        })
-    }
 }
 
 /// Posts queued records one at a time, in order, retrying each with backoff.

@@ -105,43 +105,85 @@ impl About {
     }
 }
 
+/// Keys remembered until a deadline. One map holds one window (a command's
+/// `dedup_window` or `cooldown`), so deadlines come in insertion order and forgetting the
+/// expired ones takes only those, never a scan of the rest.
+#[derive(Debug, Default)]
+struct Expiring {
+    until: HashMap<String, Instant>,
+    order: VecDeque<(Instant, String)>,
+}
+
+impl Expiring {
+    fn prune(&mut self, now: Instant) {
+        while let Some((deadline, _)) = self.order.front()
+            && *deadline <= now
+        {
+            let (deadline, key) = self.order.pop_front().expect("a front entry");
+            // A key forgotten or renewed since keeps its own, later deadline.
+            if self.until.get(&key) == Some(&deadline) {
+                self.until.remove(&key);
+            }
+        }
+    }
+
+    /// The key's deadline, if it is remembered (after a `prune`).
+    fn until(&self, key: &str) -> Option<Instant> {
+        self.until.get(key).copied()
+    }
+
+    fn remember(&mut self, key: &str, until: Instant) {
+        self.until.insert(key.to_owned(), until);
+        self.order.push_back((until, key.to_owned()));
+    }
+
+    fn forget(&mut self, key: &str) {
+        self.until.remove(key);
+    }
+}
+
 /// The memory of `dedup_window`, `cooldown` and `rate_limit`, per command index.
 #[derive(Debug, Default)]
 struct Limits {
-    seen: HashMap<(usize, String), Instant>,
-    last_start: HashMap<(usize, String), Instant>,
+    /// Notifications by key, until their `dedup_window` ends.
+    seen: HashMap<usize, Expiring>,
+    /// Fingerprints, until their `cooldown` ends.
+    cooling: HashMap<usize, Expiring>,
+    /// Start times within the `rate_limit` window, oldest first.
     starts: HashMap<usize, VecDeque<Instant>>,
 }
 
 impl Limits {
-    /// Why `command` must not start now, if it must not; forgets what is past every window.
-    fn refusal(
+    /// Admits `command` to start now and remembers the start for the limits it has, or
+    /// says which limit refuses it and why.
+    fn admit(
         &mut self,
         index: usize,
         command: &CommandConfig,
         key: &str,
         fingerprint: Option<&str>,
         now: Instant,
-    ) -> Option<(&'static str, String)> {
+    ) -> Result<(), (&'static str, String)> {
         if let Some(window) = command.dedup_window {
-            self.seen.retain(|_, at| now.duration_since(*at) < window.max(Duration::from_secs(1)));
-            if let Some(at) = self.seen.get(&(index, key.to_owned())) {
-                let ago = now.duration_since(*at);
-                return Some((
-                    "duplicate",
-                    format!("the same notification came {ago:.1?} ago (dedup_window {window:?})"),
-                ));
+            let seen = self.seen.entry(index).or_default();
+            seen.prune(now);
+            if let Some(until) = seen.until(key) {
+                let ago = window.saturating_sub(until - now);
+                let why =
+                    format!("the same notification came {ago:.1?} ago (dedup_window {window:?})");
+                return Err(("duplicate", why));
             }
         }
-        if let (Some(cooldown), Some(fingerprint)) = (command.cooldown, fingerprint)
-            && let Some(at) = self.last_start.get(&(index, fingerprint.to_owned()))
-            && now.duration_since(*at) < cooldown
-        {
-            let ago = now.duration_since(*at);
-            return Some((
-                "cooldown",
-                format!("it started for this fingerprint {ago:.1?} ago (cooldown {cooldown:?})"),
-            ));
+        if let (Some(cooldown), Some(fingerprint)) = (command.cooldown, fingerprint) {
+            let cooling = self.cooling.entry(index).or_default();
+            cooling.prune(now);
+            if let Some(until) = cooling.until(fingerprint) {
+                let ago = cooldown.saturating_sub(until - now);
+                let why = format!(
+                    "it started for this fingerprint {ago:.1?} ago (cooldown {cooldown:?})"
+                );
+                return Err(("cooldown", why));
+            }
         }
         if let Some(limit) = command.rate_limit {
             let starts = self.starts.entry(index).or_default();
@@ -149,39 +191,23 @@ impl Limits {
                 starts.pop_front();
             }
             if starts.len() >= limit.max as usize {
-                return Some((
-                    "rate_limit",
-                    format!(
-                        "{} starts within {:?} (rate_limit {} per {:?})",
-                        starts.len(),
-                        limit.per,
-                        limit.max,
-                        limit.per
-                    ),
-                ));
+                let why = format!(
+                    "{} starts already (rate_limit {} per {:?})",
+                    starts.len(),
+                    limit.max,
+                    limit.per
+                );
+                return Err(("rate_limit", why));
             }
+            starts.push_back(now);
         }
-        None
-    }
-
-    /// Remembers a start for the limits that ask.
-    fn record(
-        &mut self,
-        index: usize,
-        command: &CommandConfig,
-        key: &str,
-        fingerprint: Option<&str>,
-        now: Instant,
-    ) {
-        if command.dedup_window.is_some() {
-            self.seen.insert((index, key.to_owned()), now);
+        if let Some(window) = command.dedup_window {
+            self.seen.entry(index).or_default().remember(key, now + window);
         }
-        if let (Some(_), Some(fingerprint)) = (command.cooldown, fingerprint) {
-            self.last_start.insert((index, fingerprint.to_owned()), now);
+        if let (Some(cooldown), Some(fingerprint)) = (command.cooldown, fingerprint) {
+            self.cooling.entry(index).or_default().remember(fingerprint, now + cooldown);
         }
-        if command.rate_limit.is_some() {
-            self.starts.entry(index).or_default().push_back(now);
-        }
+        Ok(())
     }
 }
 
@@ -343,13 +369,10 @@ impl Executor {
         }
         let now = Instant::now();
         let mut limits = self.limits.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((reason, why)) =
-            limits.refusal(index, command, key, fingerprint.as_deref(), now)
-        {
+        if let Err((reason, why)) = limits.admit(index, command, key, fingerprint.as_deref(), now) {
             self.skip(&start, reason, &why);
             return Ok(None);
         }
-        limits.record(index, command, key, fingerprint.as_deref(), now);
         drop(limits);
         if self.dry_run {
             let env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -494,7 +517,9 @@ impl Executor {
     fn forget(&self, index: usize, command: &CommandConfig, key: &str) {
         if command.dedup_window.is_some() {
             let mut limits = self.limits.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            limits.seen.remove(&(index, key.to_owned()));
+            if let Some(seen) = limits.seen.get_mut(&index) {
+                seen.forget(key);
+            }
         }
     }
 
@@ -732,4 +757,35 @@ fn forward_output<R: AsyncRead + Unpin + Send + 'static>(cmd: &str, pid: i32, st
             log::info!("{cmd}[{pid}]: {line}");
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each command's windows are its own: a short `dedup_window` expiring never forgets
+    /// what a longer one of another command still holds; a failed run is forgotten.
+    #[test]
+    fn each_command_keeps_its_own_windows() {
+        let (config, _) = Config::parse(
+            "commands:\n  - cmd: /bin/true\n    dedup_window: 10m\n    cooldown: 1h\n  - cmd: /bin/true\n    dedup_window: 1s\n",
+        )
+        .unwrap();
+        let (long, short) = (&config.commands[0], &config.commands[1]);
+        let mut limits = Limits::default();
+        let start = Instant::now();
+        assert!(limits.admit(0, long, "n1", Some("fp"), start).is_ok());
+        assert!(limits.admit(1, short, "n1", Some("fp"), start).is_ok());
+        let later = start + Duration::from_secs(5);
+        assert!(limits.admit(1, short, "n1", Some("fp"), later).is_ok(), "the short window passed");
+        assert_eq!(limits.admit(0, long, "n1", Some("fp"), later).unwrap_err().0, "duplicate");
+        assert_eq!(limits.admit(0, long, "n2", Some("fp"), later).unwrap_err().0, "cooldown");
+        assert!(limits.admit(0, long, "n3", Some("other"), later).is_ok());
+        limits.seen.get_mut(&0).unwrap().forget("n1");
+        let much_later = start + Duration::from_secs(2 * 3600);
+        assert!(limits.admit(0, long, "n1", Some("fp"), much_later).is_ok(), "forgotten, cooled");
+        assert!(limits.admit(1, short, "n9", None, much_later).is_ok());
+        let kept: Vec<&String> = limits.seen[&1].until.keys().collect();
+        assert_eq!(kept, ["n9"], "expired keys are dropped as the map is used");
+    }
 }

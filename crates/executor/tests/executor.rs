@@ -515,23 +515,9 @@ fn alertmanager_authenticates_with_http_config_credentials() {
         );
         let ran = wait_for_file_with_log(&runs, &alertmanager);
         // The bare receiver's notification was refused: Alertmanager counts it failed.
-        let refused = eventually(Duration::from_secs(30), || {
-            let metrics = ureq::get(&alertmanager.url("/metrics"))
-                .call()
-                .ok()?
-                .body_mut()
-                .read_to_string()
-                .ok()?;
-            metrics
-                .lines()
-                .filter(|line| {
-                    line.starts_with("alertmanager_notifications_failed_total")
-                        && line.contains("webhook")
-                })
-                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-                .find(|failed| *failed >= 1.0)
-        });
-        assert!(refused.is_some(), "the bare receiver was not refused:\n{}", alertmanager.log());
+        let refused =
+            eventually(Duration::from_secs(30), || alertmanager.webhook_notifications().1 >= 1.0);
+        assert!(refused, "the bare receiver was not refused:\n{}", alertmanager.log());
         assert_eq!(std::fs::read_to_string(&runs).unwrap(), "Authed\n", "{ran}");
     }
 }
@@ -744,16 +730,7 @@ fn two_alertmanagers_one_heal_per_alert() {
     assert!(reload.is_ok(), "{reload:?}");
 
     // Both Alertmanagers deliver both groups: four notifications, two heals.
-    let delivered = |am: &test_support::Alertmanager| -> f64 {
-        let Ok(mut response) = ureq::get(&am.url("/metrics")).call() else { return 0.0 };
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        text.lines()
-            .filter(|line| {
-                line.starts_with("alertmanager_notifications_total") && line.contains("webhook")
-            })
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    };
+    let delivered = |am: &test_support::Alertmanager| am.webhook_notifications().0;
     let all_delivered = eventually(Duration::from_secs(60), || {
         delivered(&first) >= 2.0 && delivered(&second) >= 2.0
     });
@@ -803,26 +780,8 @@ fn a_client_certificate_is_required_with_tls_client_ca() {
         r#"[{"labels":{"alertname":"Presented","with":"certificate"}},{"labels":{"alertname":"Bare"}}]"#,
     );
     wait_for_file_with_log(&runs, &alertmanager);
-    let refused = eventually(Duration::from_secs(30), || {
-        let metrics = ureq::get(&alertmanager.url("/metrics"))
-            .call()
-            .ok()?
-            .body_mut()
-            .read_to_string()
-            .ok()?;
-        metrics
-            .lines()
-            .filter(|line| {
-                line.starts_with("alertmanager_notifications_failed_total")
-                    && line.contains("webhook")
-            })
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-            .find(|failed| *failed >= 1.0)
-    });
-    assert!(
-        refused.is_some(),
-        "the receiver without a certificate got through:\n{}",
-        alertmanager.log()
-    );
+    let refused =
+        eventually(Duration::from_secs(30), || alertmanager.webhook_notifications().1 >= 1.0);
+    assert!(refused, "the receiver without a certificate got through:\n{}", alertmanager.log());
     assert_eq!(std::fs::read_to_string(&runs).unwrap(), "Presented\n");
 }

@@ -74,6 +74,20 @@ impl Alertmanager {
         assert_eq!(response.status(), 200);
     }
 
+    /// Alertmanager's webhook notifications so far: `(sent, failed)`, summed over its
+    /// receivers (`alertmanager_notifications_total` and `…_failed_total`).
+    pub fn webhook_notifications(&self) -> (f64, f64) {
+        let Ok(mut response) = ureq::get(&self.url("/metrics")).call() else { return (0.0, 0.0) };
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let sum = |name: &str| -> f64 {
+            text.lines()
+                .filter(|line| line.starts_with(name) && line.contains("integration=\"webhook\""))
+                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum()
+        };
+        (sum("alertmanager_notifications_total{"), sum("alertmanager_notifications_failed_total{"))
+    }
+
     /// Alertmanager's log so far.
     pub fn log(&self) -> String {
         self.service.log()

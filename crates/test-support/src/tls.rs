@@ -31,49 +31,41 @@ impl Certificates {
         let (new_key, one_day) = (["-newkey", "rsa:2048", "-nodes"], ["-days", "1"]);
         let ca = ["-subj", "/CN=promrules-test-ca", "-keyout", "ca.key", "-out", "ca.pem"];
         openssl(&[&["req", "-x509"][..], &new_key, &one_day, &ca].concat());
-        let server = ["-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr"];
-        openssl(&[&["req"][..], &new_key, &server].concat());
-        std::fs::write(dir.path().join("san.cnf"), "subjectAltName=IP:127.0.0.1\n")
-            .expect("extension file");
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-extfile",
-            "san.cnf",
-            "-out",
-            "server.pem",
-        ]);
+        // A key and a certificate signed by the CA, with one extension: `name.key`, `name.pem`.
+        let signed = |name: &str, subject: &str, extension: &str| {
+            let (key, csr, pem, cnf) = (
+                format!("{name}.key"),
+                format!("{name}.csr"),
+                format!("{name}.pem"),
+                format!("{name}.cnf"),
+            );
+            openssl(
+                &[&["req"][..], &new_key, &["-subj", subject, "-keyout", &key, "-out", &csr]]
+                    .concat(),
+            );
+            std::fs::write(dir.path().join(&cnf), format!("{extension}\n"))
+                .expect("extension file");
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "1",
+                "-extfile",
+                &cnf,
+                "-out",
+                &pem,
+            ]);
+        };
+        signed("server", "/CN=127.0.0.1", "subjectAltName=IP:127.0.0.1");
         // A client certificate, for servers that ask for one (am-executor's `tls_client_ca`).
-        let client = ["-subj", "/CN=alertmanager", "-keyout", "client.key", "-out", "client.csr"];
-        openssl(&[&["req"][..], &new_key, &client].concat());
-        std::fs::write(dir.path().join("client.cnf"), "extendedKeyUsage=clientAuth\n")
-            .expect("extension file");
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "client.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-extfile",
-            "client.cnf",
-            "-out",
-            "client.pem",
-        ]);
+        signed("client", "/CN=alertmanager", "extendedKeyUsage=clientAuth");
         Certificates { dir }
     }
 
