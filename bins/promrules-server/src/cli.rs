@@ -47,7 +47,7 @@ pub(crate) enum Command {
     Render(RenderArgs),
     /// Upsert the rules of a Prometheus rule file, by group and rule name
     Import(ImportArgs),
-    /// Generate the burn-rate rules of a sloth SLO spec (`prometheus/v1`) and upsert them as a rule file's
+    /// Store the SLOs of a sloth SLO spec (`prometheus/v1`), upserted by service and name, with their generated burn-rate rules
     ImportSlo(ImportSloArgs),
     /// Upsert shards, services, farms, projects and exporters from a file_sd target file in Promgen's shape (migrating from Promgen)
     ImportTargets {
@@ -241,8 +241,20 @@ pub(crate) struct ImportArgs {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ImportSloArgs {
-    #[command(flatten)]
-    pub(crate) import: ImportArgs,
+    /// A sloth SLO spec (`version: "prometheus/v1"`)
+    pub(crate) file: PathBuf,
+
+    /// The datasource of the SLOs' rules
+    #[arg(long)]
+    pub(crate) datasource: Option<i64>,
+
+    /// Delete the stored SLOs of the file's service that the file no longer has, with their rules
+    #[arg(long)]
+    pub(crate) prune: bool,
+
+    /// Print what would be created, updated and deleted, and change nothing
+    #[arg(long)]
+    pub(crate) dry_run: bool,
 
     /// The period the objectives count over: 30d or 28d (sloth's --default-slo-period)
     #[arg(long, default_value = "30d")]

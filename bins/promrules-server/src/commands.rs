@@ -6,7 +6,7 @@ use std::io::Write;
 
 use anyhow::{Context, bail};
 use promrules_deploy::HostReport;
-use promrules_model::{ImportAction, ImportOptions, Store};
+use promrules_model::{ImportAction, ImportOptions, SloImportOptions, Store};
 use promrules_rollout::{DeployRequest, Hosts, Rollout, report_table};
 use promrules_yaml::{RenderOptions, Selection};
 
@@ -87,18 +87,28 @@ pub(crate) fn import(store: &Store, args: ImportArgs) -> anyhow::Result<()> {
     print_import(&report, args.dry_run)
 }
 
-/// The SLOs of a sloth spec, generated into rules and imported as a rule file's: stored,
-/// versioned, rendered and deployed like every other rule.
+/// The SLOs of a sloth spec, stored as SLOs with their generated rules: versioned,
+/// rendered and deployed like every other rule.
 pub(crate) fn import_slo(store: &Store, args: ImportSloArgs) -> anyhow::Result<()> {
-    let ImportSloArgs { import: args, period } = args;
     let name = args.file.display().to_string();
     let text = std::fs::read_to_string(&args.file).with_context(|| format!("reading `{name}`"))?;
-    let groups = promrules_slo::sloth::rules(&text, &name, period)?;
-    log::info!("`{name}`: {} generated group(s)", groups.len());
-    let options =
-        ImportOptions { datasource_id: args.datasource, prune: args.prune, dry_run: args.dry_run };
-    let report = store.import(&groups, options)?;
-    print_import(&report, args.dry_run)
+    let settings = promrules_slo::ImportSettings {
+        period: args.period,
+        datasource: args.datasource,
+        options: SloImportOptions { prune: args.prune, dry_run: args.dry_run },
+    };
+    let report = promrules_slo::import(store, &text, &name, settings)?;
+    let mut out = std::io::stdout().lock();
+    for change in &report.slos {
+        let action = match change.action {
+            ImportAction::Created => "create",
+            ImportAction::Updated => "update",
+            ImportAction::Deleted => "delete",
+        };
+        writeln!(out, "{action} SLO {}", change.sloth_id)?;
+    }
+    drop(out);
+    print_import(&report.rules, args.dry_run)
 }
 
 fn print_import(report: &promrules_model::ImportReport, dry_run: bool) -> anyhow::Result<()> {

@@ -64,68 +64,6 @@ fn import_groups(
     Ok(Imported { report, warnings })
 }
 
-/// [`ImportQuery`] and the SLO period (no `serde(flatten)`: it reads query numbers and
-/// booleans as strings).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SloImportQuery {
-    #[serde(default)]
-    prune: bool,
-    #[serde(default)]
-    dry_run: bool,
-    datasource: Option<i64>,
-    /// `30d` (default) or `28d`.
-    period: Option<String>,
-}
-
-/// `POST /api/v1/slos/import`: a sloth SLO spec (`prometheus/v1`) as the body; its SLOs'
-/// generated rules are upserted as an imported rule file's (the same query). A bad spec is
-/// a 422 naming the SLO and the field, and stores nothing.
-pub(crate) async fn import_slos(
-    State(state): State<AppState>,
-    QueryParams(query): QueryParams<SloImportQuery>,
-    YamlBody(text): YamlBody,
-) -> Result<Json<Imported>, ApiError> {
-    let period: promrules_slo::Period = match query.period.as_deref().map(str::parse).transpose() {
-        Ok(period) => period.unwrap_or_default(),
-        Err(problem) => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("invalid `period`: {problem}"),
-            )
-            .with_field("period", problem));
-        }
-    };
-    let options = ImportOptions {
-        datasource_id: query.datasource,
-        prune: query.prune,
-        dry_run: query.dry_run,
-    };
-    let imported = state
-        .blocking(move |store| {
-            let refused = |error: promrules_slo::SloError| {
-                let mut refusal =
-                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string());
-                match &error {
-                    promrules_slo::SloError::Invalid { slo, errors } => {
-                        for (field, problem) in errors.fields() {
-                            refusal = refusal.with_field(format!("{slo}.{field}"), problem.clone());
-                        }
-                    }
-                    promrules_slo::SloError::Spec { problem, .. } => {
-                        refusal = refusal.with_field("file", problem.clone());
-                    }
-                }
-                refusal
-            };
-            let groups =
-                promrules_slo::sloth::rules(&text, "request body", period).map_err(refused)?;
-            import_groups(store, &groups, options, "SLO import")
-        })
-        .await?;
-    Ok(Json(imported))
-}
-
 pub(crate) async fn import(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ImportQuery>,

@@ -21,7 +21,9 @@
 //! - `/api/v1/targets`: the `file_sd` JSON (filters `shard`, `service`, `project`; `ETag`);
 //! - `GET /api/v1/deployments` (filters `host`, `outcome`, `status`, `actor`; a page),
 //!   `POST /api/v1/deployments` (202, runs in the background), `GET /api/v1/deployments/{id}`;
-//! - `POST /api/v1/slos/import`: a sloth SLO spec's generated rules, upserted as an import;
+//! - `/api/v1/slos` (GET, POST), `/api/v1/slos/{id}` (GET, PUT, DELETE),
+//!   `GET /api/v1/slos/{id}/history` and `POST /api/v1/slos/import` (a sloth spec): SLOs,
+//!   each write also making its generated burn-rate rules;
 //! - `/api/v1/heal-runs` (GET filters `rule`, `alertname`, `since`; POST): am-executor's
 //!   reported runs and skips;
 //! - `POST /rules` and `POST /deploy`: the original Flask pipeline's routes and payloads;
@@ -70,6 +72,7 @@ mod revisions;
 mod rule_tests;
 mod rules;
 mod serve;
+mod slos;
 mod targets;
 
 /// How the API behaves; the server binary fills it from flags and environment.
@@ -226,7 +229,10 @@ pub fn router(state: AppState) -> Router {
         .route("/deployments", get(deployments::list).post(deployments::start))
         .route("/deployments/{id}", get(deployments::get))
         .route("/heal-runs", get(heal_runs::list).post(heal_runs::create))
-        .route("/slos/import", post(import::import_slos))
+        .route("/slos", get(slos::list).post(slos::create))
+        .route("/slos/import", post(slos::import))
+        .route("/slos/{id}", get(slos::get).put(slos::replace).delete(slos::delete))
+        .route("/slos/{id}/history", get(slos::history))
         .route("/openapi.json", get(openapi));
     Router::new()
         .nest("/api/v1", api)
@@ -253,6 +259,7 @@ async fn signal_changes(
         && (path.starts_with("/api/v1/rules")
             || path.starts_with("/api/v1/groups")
             || path == "/api/v1/import"
+            || path.starts_with("/api/v1/slos")
             || path.starts_with("/api/v1/revisions")
             || path == "/rules");
     let response = next.run(request).await;

@@ -25,6 +25,7 @@ test_support::on_both_backends!(async TestApp:
     rule_unit_tests_over_rest,
     heal_runs_over_rest,
     slo_import_over_rest,
+    slos_over_rest,
 );
 
 fn disk_rule() -> Value {
@@ -1419,8 +1420,17 @@ async fn slo_import_over_rest(app: TestApp) {
         (report["created"].as_i64(), report["groups_created"].as_i64()),
         (Some(33), Some(6))
     );
+    assert_eq!(report["slos_created"], 2, "{report}");
     let (_, again) = post("/api/v1/slos/import", SLO_SPEC.to_owned()).await;
     assert_eq!(again["unchanged"].as_i64(), Some(33), "{again}");
+    assert_eq!(
+        (again["slos_unchanged"].as_i64(), again["slos_created"].as_i64()),
+        (Some(2), Some(0))
+    );
+    let (_, listed) = client.get("/api/v1/slos").await;
+    assert_eq!(listed["total"], 2, "the spec's SLOs are stored as SLOs: {listed}");
+    assert_eq!(listed["slos"][0]["sloth_id"], "checkout-requests-availability");
+    assert_eq!(listed["slos"][0]["alerting"]["name"], "CheckoutErrorBudgetBurn");
     let (_, _, file) = client.text("/api/v1/rules.yml", None).await;
     assert!(file.contains("- name: sloth-slo-alerts-checkout-requests-availability"), "{file}");
     test_support::assert_promtool_accepts(&file);
@@ -1447,6 +1457,193 @@ async fn slo_import_over_rest(app: TestApp) {
     let (status, body) = post("/api/v1/slos/import?period=7d", SLO_SPEC.to_owned()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body["fields"]["period"].as_str().unwrap().contains("30d or 28d"), "{body}");
+
+    // A pruning import of the spec without its latency SLO deletes that SLO and its rules.
+    let without_latency = &SLO_SPEC[..SLO_SPEC.find("  # 99% of requests within 300 ms.").unwrap()];
+    let (status, report) = post("/api/v1/slos/import?prune=true", without_latency.to_owned()).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        (report["slos_deleted"].as_i64(), report["groups_deleted"].as_i64()),
+        (Some(1), Some(3)),
+        "{report}"
+    );
+    let (_, _, file) = client.text("/api/v1/rules.yml", None).await;
+    assert!(!file.contains("checkout-requests-latency"), "{file}");
+    assert_eq!(app.rule_count(), 17);
+}
+
+fn availability_slo() -> Value {
+    json!({
+        "service": "checkout",
+        "name": "requests-availability",
+        "objective": 99.9,
+        "sli": {"events": {
+            "error_query": "sum(rate(http_requests_total{job=\"checkout\",code=~\"5..\"}[{{.window}}]))",
+            "total_query": "sum(rate(http_requests_total{job=\"checkout\"}[{{.window}}]))",
+        }},
+        "labels": {"team": "payments"},
+        "alerting": {"name": "CheckoutErrorBudgetBurn", "page": {"labels": {"route": "pager"}, "heal": true}},
+    })
+}
+
+/// An SLO as a stored object: each write regenerates exactly its rules in one revision, a
+/// disabled SLO has none, a rename moves its groups, restore brings back the SLO with its
+/// rules, delete removes both; bad input names the field and stores nothing.
+async fn slos_over_rest(app: TestApp) {
+    let client = app.client();
+    let (status, created) = client.post("/api/v1/slos", &availability_slo()).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!(created["sloth_id"], "checkout-requests-availability");
+    assert_eq!(created["period"], "30d", "defaults are filled in");
+    assert_eq!(created["enabled"], true);
+    assert_eq!(
+        created["groups"],
+        json!([
+            "sloth-slo-sli-recordings-checkout-requests-availability",
+            "sloth-slo-meta-recordings-checkout-requests-availability",
+            "sloth-slo-alerts-checkout-requests-availability",
+        ])
+    );
+    let report = &created["report"];
+    assert_eq!((report["created"].as_i64(), report["slos_created"].as_i64()), (Some(17), Some(1)));
+    let first_revision = report["revision"].as_i64().unwrap();
+    assert_eq!(app.rule_count(), 17);
+    let (_, _, file) = client.text("/api/v1/rules.yml", None).await;
+    assert!(
+        file.contains("alert: CheckoutErrorBudgetBurn")
+            && file.contains("heal: \"true\"")
+            && file.contains("expr: vector(0.9990000000000001)")
+            && file.contains("team: payments"),
+        "{file}"
+    );
+    test_support::assert_promtool_accepts(&file);
+    let (status, listed) = client.get("/api/v1/slos").await;
+    assert_eq!((status, listed["total"].as_i64()), (StatusCode::OK, Some(1)));
+    let (status, fetched) = client.get(&format!("/api/v1/slos/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{fetched}");
+    assert_eq!(fetched["alerting"]["page"]["heal"], true);
+
+    // A new objective: only the rules that carry it change, in one revision.
+    let url = format!("/api/v1/slos/{id}");
+    let mut tighter = availability_slo();
+    tighter["objective"] = json!(99.95);
+    let (status, updated) = client.send("PUT", &url, Some(&tighter)).await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    let report = &updated["report"];
+    assert_eq!(report["slos_updated"], 1, "{report}");
+    assert!(report["updated"].as_i64().unwrap() > 0 && report["created"] == 0, "{report}");
+    assert_eq!(report["revision"].as_i64(), Some(first_revision + 1));
+    let (_, _, file) = client.text("/api/v1/rules.yml", None).await;
+    assert!(
+        file.contains("expr: vector(0.9995)") && !file.contains("vector(0.9990000000000001)"),
+        "{file}"
+    );
+    let (_, same) = client.send("PUT", &url, Some(&tighter)).await;
+    assert_eq!(
+        (same["report"]["slos_unchanged"].as_i64(), same["report"]["unchanged"].as_i64()),
+        (Some(1), Some(17))
+    );
+
+    // Disabled: stored, no rules; enabled again: the rules are back.
+    let mut disabled = tighter.clone();
+    disabled["enabled"] = json!(false);
+    let (status, off) = client.send("PUT", &url, Some(&disabled)).await;
+    assert_eq!(status, StatusCode::OK, "{off}");
+    assert_eq!(
+        (off["groups"].clone(), off["report"]["groups_deleted"].as_i64()),
+        (json!([]), Some(3))
+    );
+    assert_eq!(app.rule_count(), 0);
+    let (_, _, file) = client.text("/api/v1/rules.yml", None).await;
+    assert!(!file.contains("sloth"), "{file}");
+    let (status, _) = client.send("PUT", &url, Some(&tighter)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.rule_count(), 17);
+
+    // A rename moves the rules to the new groups and leaves none behind.
+    let mut renamed = tighter.clone();
+    renamed["name"] = json!("availability");
+    let (status, moved) = client.send("PUT", &url, Some(&renamed)).await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(moved["sloth_id"], "checkout-availability");
+    assert_eq!(moved["report"]["groups_deleted"], 3, "{moved}");
+    let (_, _, file) = client.text("/api/v1/rules.yml", None).await;
+    assert!(
+        file.contains("sloth-slo-alerts-checkout-availability")
+            && !file.contains("checkout-requests-availability"),
+        "{file}"
+    );
+    assert_eq!(app.rule_count(), 17);
+
+    // Bad input: each field named, nothing stored.
+    let mut bad = availability_slo();
+    bad["objective"] = json!(100);
+    bad["sli"]["events"]["error_query"] = json!("sum(rate(errors[5m]))");
+    bad["alerting"]["name"] = json!("not an alert name");
+    let (status, body) = client.send("PUT", &url, Some(&bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    for field in ["objective", "sli.error_query", "alerting.name"] {
+        assert!(body["fields"][field].is_string(), "{field}: {body}");
+    }
+    let mut missing_shard = availability_slo();
+    missing_shard["datasource"] = json!(4242);
+    let (status, body) = client.post("/api/v1/slos", &missing_shard).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["fields"]["datasource"].as_str().unwrap().contains("4242"), "{body}");
+    let mut typo = availability_slo();
+    typo["objectiv"] = json!(99);
+    let (status, body) = client.post("/api/v1/slos", &typo).await;
+    assert!(
+        status.is_client_error() && body["error"].as_str().unwrap().contains("objectiv"),
+        "{body}"
+    );
+    let (status, body) = client.post("/api/v1/slos", &renamed).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(app.rule_count(), 17, "nothing stored from the refusals");
+    let (status, _) = client.get("/api/v1/slos/999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // History lists each write; restoring the first brings back the SLO as created, with
+    // its rules in their first groups.
+    let (status, history) = client.get(&format!("/api/v1/slos/{id}/history")).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let actions: Vec<&str> = history["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["update_slo", "update_slo", "update_slo", "update_slo", "create_slo"]);
+    assert_eq!(history["revisions"][0]["after"]["sloth_id"], "checkout-availability");
+    let restore = format!("/api/v1/revisions/{first_revision}/restore");
+    let (status, restored) = client.send("POST", &restore, None).await;
+    assert_eq!(status, StatusCode::OK, "{restored}");
+    let (_, back) = client.get(&url).await;
+    assert_eq!(
+        (back["objective"].as_f64(), back["sloth_id"].as_str()),
+        (Some(99.9), Some("checkout-requests-availability"))
+    );
+    let (_, _, file) = client.text("/api/v1/rules.yml", None).await;
+    let (_, _, then) =
+        client.text(&format!("/api/v1/rules.yml?revision={first_revision}"), None).await;
+    assert_eq!(file, then, "the rules are the first revision's again");
+
+    // Delete: the SLO and its rules go, in one revision.
+    let (status, deleted) = client.send("DELETE", &url, None).await;
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    assert_eq!(
+        (deleted["slos_deleted"].as_i64(), deleted["deleted"].as_i64()),
+        (Some(1), Some(17))
+    );
+    assert_eq!(app.rule_count(), 0);
+    let (status, _) = client.get(&url).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, history) = client.get(&format!("/api/v1/slos/{id}/history")).await;
+    assert_eq!(
+        (status, history["revisions"][0]["action"].as_str()),
+        (StatusCode::OK, Some("delete_slo"))
+    );
 }
 
 /// A `report` token (am-executor's `--report-to`) may report heal runs and nothing else:

@@ -311,6 +311,8 @@ pub struct ImportReport {
     pub groups_created: usize,
     /// Groups whose own fields (interval, limit, query_offset, labels) the file changed.
     pub groups_updated: usize,
+    /// Groups removed with all their rules (an SLO that no longer generates them).
+    pub groups_deleted: usize,
     /// The revision the import recorded (`None` for a dry run, which records nothing).
     pub revision: Option<i64>,
     /// Each rule created, updated or deleted, in file order (deletions after each group).

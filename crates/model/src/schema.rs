@@ -127,6 +127,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    slos (id) {
+        id -> BigInt,
+        sloth_id -> Text,
+        service -> Text,
+        spec -> Text,
+        groups -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(deployment_hosts -> deployments (deployment_id));
 diesel::allow_tables_to_appear_in_same_query!(deployments, deployment_hosts);
 

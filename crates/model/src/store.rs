@@ -1,7 +1,7 @@
 //! The SQL store, on SQLite or PostgreSQL: opening and migrating the database, the pool,
 //! and the macros every query is written with. The queries live in the submodules: rules
-//! and groups in `rules.rs`, deploy hosts and the audit trail in `audit.rs`, the target
-//! model in `targets.rs`.
+//! and groups in `rules.rs`, stored SLOs and the groups they generate in `slos.rs`, deploy
+//! hosts and the audit trail in `audit.rs`, the target model in `targets.rs`.
 //!
 //! `Store::open` picks the backend from the URL itself (a path or `sqlite://` for SQLite,
 //! `postgres://` or `postgresql://` for PostgreSQL) and makes the first connection directly,
@@ -117,11 +117,13 @@ mod revisions;
 mod audit;
 mod heal_runs;
 mod rules;
+mod slos;
 mod targets;
 pub use audit::{Deployment, DeploymentFilter, DeploymentHost, HostLockGuard, HostRecord};
 pub use heal_runs::{HealRun, HealRunFilter, HealRunSpec};
 pub use revisions::{Revision, RevisionChange, RevisionSummary};
 pub use rules::{ImportOptions, Page, RuleFilter, RuleRevision, RuleSort, Snapshot};
+pub use slos::{SloChange, SloImportOptions, SloRecord, SloReport, SloWrite, StoredSlo};
 pub use targets::{Stored, TargetImportReport};
 
 impl Store {

@@ -27,6 +27,9 @@ use promrules_model::{GroupSpec, GroupedRules, RuleKind, RuleSpec, ValidationErr
 use serde::{Deserialize, Serialize};
 
 pub mod sloth;
+mod stored;
+
+pub use stored::{ImportSettings, from_stored, import, save};
 
 /// What can be wrong with an SLO or a spec file.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +41,9 @@ pub enum SloError {
     /// A spec file that cannot be read as sloth's `prometheus/v1`.
     #[error("`{file}`: {problem}")]
     Spec { file: String, problem: String },
+    /// The store refused or failed the write.
+    #[error(transparent)]
+    Store(#[from] promrules_model::Error),
 }
 
 /// The SLO period: the window the objective and the error budget are counted over.
@@ -87,6 +93,7 @@ impl Period {
 /// The service level indicator: the ratio of bad events to all events over a window.
 /// Queries hold `{{.window}}` where the range goes (sloth's placeholder).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 pub enum Sli {
     /// Bad events and all events, each a query; the ratio is theirs.
@@ -97,6 +104,7 @@ pub enum Sli {
 
 /// One of the two alerts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AlertSpec {
     #[serde(default)]
     pub disabled: bool,
@@ -112,6 +120,7 @@ pub struct AlertSpec {
 /// The alerts of an SLO: one name, shared labels and annotations, and the page and ticket
 /// alerts' own.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Alerting {
     /// The alert name; empty generates no alert rules.
     #[serde(default)]
@@ -128,6 +137,7 @@ pub struct Alerting {
 
 /// A service level objective.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Slo {
     /// Unique within its service; with the service, the `sloth_id`.
     pub name: String,
@@ -144,6 +154,16 @@ pub struct Slo {
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub alerting: Alerting,
+    /// The datasource (shard) of the generated rules, as a rule's `datasource_id`.
+    #[serde(default)]
+    pub datasource: Option<i64>,
+    /// A disabled SLO stays stored, with its history, and generates no rules.
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+}
+
+fn enabled() -> bool {
+    true
 }
 
 impl Slo {
@@ -167,6 +187,8 @@ impl Slo {
             },
             labels: BTreeMap::new(),
             alerting: Alerting::default(),
+            datasource: None,
+            enabled: true,
         }
     }
 

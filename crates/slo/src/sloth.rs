@@ -6,8 +6,6 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use promrules_model::GroupedRules;
-
 use crate::{AlertSpec, Alerting, Period, Sli, Slo, SloError};
 
 #[derive(Deserialize)]
@@ -150,20 +148,11 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Slo>, SloError> {
                 page: alerting.page_alert.into(),
                 ticket: alerting.ticket_alert.into(),
             },
+            datasource: None,
+            enabled: true,
         };
         slo.validate()?;
         slos.push(slo);
     }
     Ok(slos)
-}
-
-/// The generated rule groups of every SLO of a spec file, over `period` (sloth's
-/// `--default-slo-period`): what `import-slo` and `POST /api/v1/slos/import` store.
-pub fn rules(text: &str, file: &str, period: Period) -> Result<Vec<GroupedRules>, SloError> {
-    let mut groups = Vec::new();
-    for mut slo in parse(text, file)? {
-        slo.period = period;
-        groups.extend(crate::generate(&slo)?);
-    }
-    Ok(groups)
 }

@@ -51,9 +51,13 @@ fn keygen(path: &Path) {
     );
 }
 
+/// In a [`SimHost`]'s extra configuration, its Prometheus's own `ip:port`.
+pub const SELF: &str = "{self}";
+
 impl SimHost {
     /// Starts host number `index` (address 127.0.0.`10 + index`); `extra_config` is added to
-    /// its `prometheus.yml` (for example an `alerting:` section).
+    /// its `prometheus.yml` (for example an `alerting:` section), with [`SELF`] standing for
+    /// its Prometheus's own address (a self-scrape).
     pub fn start(index: u8, extra_config: &str) -> SimHost {
         SimHost::start_with_flags(index, extra_config, &[])
     }
@@ -68,14 +72,17 @@ impl SimHost {
         std::fs::create_dir_all(dir.path().join("rules")).expect("rules dir");
         std::fs::write(dir.path().join("rules/promrules.yml"), "groups: []\n")
             .expect("initial rule file");
+        let ssh_port = free_port(&ip);
+        let prometheus_port = free_port(&ip);
         let prometheus_config = format!(
-            "global:\n  evaluation_interval: 1s\nrule_files:\n  - {}/rules/*.yml\n{extra_config}",
-            dir.path().display()
+            "global:\n  evaluation_interval: 1s\nrule_files:\n  - {}/rules/*.yml\n{}",
+            dir.path().display(),
+            extra_config.replace(SELF, &format!("{ip}:{prometheus_port}"))
         );
         let mut host = SimHost {
             name: format!("host{index}"),
-            ssh_port: free_port(&ip),
-            prometheus_port: free_port(&ip),
+            ssh_port,
+            prometheus_port,
             ip,
             dir,
             prometheus_config,

@@ -24,6 +24,8 @@ use test_support::{SimHost, eventually, free_port, wait_for_port};
 enum Check {
     /// Exits 0, and its output (stdout, then stderr) contains each of these.
     Says(&'static [&'static str]),
+    /// Like `Says`, run again for up to 30 s until it holds (what Prometheus evaluates).
+    EventuallySays(&'static [&'static str]),
     /// Exits 0, and the file (a path as the README writes it) then contains each of these.
     Writes(&'static str, &'static [&'static str]),
     /// Keeps running (a server, a watcher) until the test ends; ready once this holds.
@@ -91,20 +93,44 @@ const EXPECTED: &[(&str, Check)] = &[
     ("cargo run --release -p promrules-server -- history", Check::Says(&["REVISION", "import"])),
     ("cargo run --release -p promrules-server -- restore 3", Check::Says(&["restored revision 3"])),
     (
-        "cargo run --release -p promrules-server -- import-slo examples/slo/checkout-slos.yml",
-        Check::Says(&[
-            "create sloth-slo-sli-recordings-checkout-requests-availability/slo:sli_error:ratio_rate5m",
-            "create sloth-slo-alerts-checkout-requests-availability/CheckoutErrorBudgetBurn",
-            "created 33, updated 0, deleted 0, unchanged 0 (groups created: 6, updated: 0)",
-        ]),
-    ),
-    (
         "cargo run --release -p promrules-server -- deploy --inventory examples/heal-loop/inventory.yml --dry-run --diff",
         Check::Says(&["prom-1", "would_change", "+  - alert: TargetDown"]),
     ),
     (
         "cargo run --release -p am-executor -- -f examples/heal-loop/executor.yml -l 127.0.0.1:8080",
         Check::Runs(Ready::Listens("127.0.0.1:8080")),
+    ),
+    (
+        "curl -s -X POST http://127.0.0.1:8090/api/v1/slos",
+        Check::Says(&[
+            r#""sloth_id":"prometheus-http-availability""#,
+            r#""slos_created":1"#,
+            r#""created":17"#,
+        ]),
+    ),
+    (
+        "curl -s http://127.0.0.1:8090/api/v1/rules.yml | grep",
+        Check::Says(&[
+            "record: slo:period_error_budget_remaining:ratio",
+            "sloth_id: prometheus-http-availability",
+        ]),
+    ),
+    (
+        "cargo run --release -p promrules-server -- import-slo examples/slo/checkout-slos.yml",
+        Check::Says(&[
+            "create SLO checkout-requests-availability",
+            "create sloth-slo-sli-recordings-checkout-requests-availability/slo:sli_error:ratio_rate5m",
+            "create sloth-slo-alerts-checkout-requests-availability/CheckoutErrorBudgetBurn",
+            "created 33, updated 0, deleted 0, unchanged 0 (groups created: 6, updated: 0)",
+        ]),
+    ),
+    (
+        "cargo run --release -p promrules-server -- deploy --inventory examples/heal-loop/inventory.yml",
+        Check::Says(&["prom-1", "deployed"]),
+    ),
+    (
+        "curl -s 'http://127.0.0.1:9090/api/v1/query?query=slo:period_error_budget_remaining:ratio'",
+        Check::EventuallySays(&[r#""sloth_slo":"http-availability""#, r#""value":["#]),
     ),
     (
         "cargo run --release -p promrules-server -- import-targets examples/targets/promgen-targets.json",
@@ -305,7 +331,14 @@ pub(crate) fn run_every_command(bin_dir: &Path) {
         work: tempfile::Builder::new().prefix("promrules-readme-").tempdir().unwrap(),
         server: format!("127.0.0.1:{}", free_port("127.0.0.1")).parse().unwrap(),
         executor: format!("127.0.0.1:{}", free_port("127.0.0.1")).parse().unwrap(),
-        host: SimHost::start(61, ""),
+        // The host's Prometheus scrapes itself, the data the README's SLO is about.
+        host: SimHost::start(
+            61,
+            &format!(
+                "scrape_configs:\n  - job_name: prometheus\n    scrape_interval: 1s\n    static_configs:\n      - targets: ['{}']\n",
+                test_support::SELF
+            ),
+        ),
     };
     let work = places.work.path();
     copy_examples(&repo.join("examples"), &work.join("examples"), &places);
@@ -345,6 +378,21 @@ pub(crate) fn run_every_command(bin_dir: &Path) {
                 assert!(output.status.success(), "`{command}` ({here}) failed: {text}");
                 for needle in *needles {
                     assert!(text.contains(needle), "`{command}` does not say {needle}:\n{text}");
+                }
+            }
+            Check::EventuallySays(needles) => {
+                let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                loop {
+                    let output = places.shell(&here, bin_dir).output().unwrap();
+                    let text = text_of(&output);
+                    if output.status.success() && needles.iter().all(|n| text.contains(n)) {
+                        break;
+                    }
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "`{command}` ({here}) never said {needles:?}:\n{text}"
+                    );
+                    std::thread::sleep(Duration::from_millis(500));
                 }
             }
             Check::Writes(path, needles) => {

@@ -18,6 +18,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
+use super::slos::{SloRecord, StoredSlo};
 use crate::error::Error;
 use crate::rule::{Group, GroupSpec, Rule, RuleSpec};
 use crate::schema::revision_changes;
@@ -38,6 +39,10 @@ impl Change {
 
     pub(crate) fn group(id: i64, before: Option<&GroupSpec>, after: Option<&GroupSpec>) -> Change {
         Change { entity: "group", entity_id: id, before: before.map(json), after: after.map(json) }
+    }
+
+    pub(crate) fn slo(id: i64, before: Option<&SloRecord>, after: Option<&SloRecord>) -> Change {
+        Change { entity: "slo", entity_id: id, before: before.map(json), after: after.map(json) }
     }
 }
 
@@ -105,10 +110,10 @@ pub struct Revision {
     pub changes: Vec<RevisionChange>,
 }
 
-/// One rule or group a revision changed.
+/// One rule, group or SLO a revision changed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RevisionChange {
-    /// `rule` or `group`.
+    /// `rule`, `group` or `slo`.
     pub entity: String,
     pub id: i64,
     /// The spec before the write; `None` when the write created it.
@@ -167,15 +172,23 @@ fn corrupt(revision: i64, problem: String) -> Error {
     Error::Corrupt { entity: "revision", id: revision, problem }
 }
 
-/// The rules and groups as they were before `changes` (newest first) were made: each
-/// change undone in turn, its `before` put back (or the entity removed if it had none).
-pub(crate) fn rewind(
-    rules: Vec<Rule>,
-    groups: Vec<Group>,
-    changes: Vec<ChangeRead>,
-) -> Result<(Vec<Rule>, Vec<Group>), Error> {
-    let mut rules: BTreeMap<i64, Rule> = rules.into_iter().map(|r| (r.id, r)).collect();
-    let mut groups: BTreeMap<i64, Group> = groups.into_iter().map(|g| (g.id, g)).collect();
+/// The rules, groups and SLOs at some revision: what [`rewind`] works on.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct State {
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) groups: Vec<Group>,
+    pub(crate) slos: Vec<StoredSlo>,
+}
+
+/// The state as it was before `changes` (newest first) were made: each change undone in
+/// turn, its `before` put back (or the entity removed if it had none).
+pub(crate) fn rewind(state: State, changes: Vec<ChangeRead>) -> Result<State, Error> {
+    fn restored<T: serde::de::DeserializeOwned>(revision: i64, before: &str) -> Result<T, Error> {
+        serde_json::from_str(before).map_err(|e| corrupt(revision, e.to_string()))
+    }
+    let mut rules: BTreeMap<i64, Rule> = state.rules.into_iter().map(|r| (r.id, r)).collect();
+    let mut groups: BTreeMap<i64, Group> = state.groups.into_iter().map(|g| (g.id, g)).collect();
+    let mut slos: BTreeMap<i64, StoredSlo> = state.slos.into_iter().map(|s| (s.id, s)).collect();
     for change in changes {
         let id = change.entity_id;
         let revision = change.revision;
@@ -184,8 +197,7 @@ pub(crate) fn rewind(
                 rules.remove(&id);
             }
             ("rule", Some(before)) => {
-                let spec: RuleSpec =
-                    serde_json::from_str(&before).map_err(|e| corrupt(revision, e.to_string()))?;
+                let spec: RuleSpec = restored(revision, &before)?;
                 let time = rules.get(&id).map_or(DateTime::UNIX_EPOCH, |r| r.created_at);
                 rules.insert(id, Rule { id, spec, created_at: time, updated_at: time });
             }
@@ -193,15 +205,26 @@ pub(crate) fn rewind(
                 groups.remove(&id);
             }
             ("group", Some(before)) => {
-                let spec: GroupSpec =
-                    serde_json::from_str(&before).map_err(|e| corrupt(revision, e.to_string()))?;
+                let spec: GroupSpec = restored(revision, &before)?;
                 let time = groups.get(&id).map_or(DateTime::UNIX_EPOCH, |g| g.created_at);
                 groups.insert(id, Group { id, spec, created_at: time, updated_at: time });
+            }
+            ("slo", None) => {
+                slos.remove(&id);
+            }
+            ("slo", Some(before)) => {
+                let record: SloRecord = restored(revision, &before)?;
+                let time = slos.get(&id).map_or(DateTime::UNIX_EPOCH, |s| s.created_at);
+                slos.insert(id, StoredSlo { id, record, created_at: time, updated_at: time });
             }
             (other, _) => return Err(corrupt(revision, format!("unknown entity `{other}`"))),
         }
     }
-    Ok((rules.into_values().collect(), groups.into_values().collect()))
+    Ok(State {
+        rules: rules.into_values().collect(),
+        groups: groups.into_values().collect(),
+        slos: slos.into_values().collect(),
+    })
 }
 
 use diesel::pg::PgConnection;

@@ -11,7 +11,8 @@ use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
 use serde::Serialize;
 
-use super::revisions::{Change, ChangeRead, Revision, rewind};
+use super::revisions::{Change, ChangeRead, Revision, State, rewind};
+use super::slos::{SloRow, restore_slos};
 use super::{Pool, Store, deleted, now, unique_to_conflict, utc};
 use crate::error::Error;
 use crate::rule::{
@@ -229,6 +230,138 @@ macro_rules! write_group {
     }};
 }
 
+/// Upserts one group of a rule file and its rules inside a write transaction (`import`'s
+/// body, shared with the SLO writes); evaluates to the group's id. With `$replace`, a matched
+/// rule becomes exactly the incoming one (its datasource `$options.datasource_id`, its
+/// `enabled` the incoming one), as generated rules must; otherwise it takes the fields a
+/// rule file carries and keeps the rest.
+macro_rules! import_group {
+    ($conn:expr, $group:expr, $rules:expr, $options:expr, $replace:expr, $now:expr, $report:expr, $changes:expr) => {{
+        let existing: Option<GroupRow> = prom_rule_groups::table
+            .filter(prom_rule_groups::name.eq(&$group.name))
+            .select(GroupRow::as_select())
+            .first($conn)
+            .optional()?;
+        let group_id = match existing {
+            Some(row) => {
+                let id = row.id;
+                let before = row.into_group()?.spec;
+                if before != *$group {
+                    diesel::update(prom_rule_groups::table.find(id))
+                        .set(&GroupWrite::new($group, $now))
+                        .execute($conn)?;
+                    $changes.push(Change::group(id, Some(&before), Some($group)));
+                    $report.groups_updated += 1;
+                    let fields = [
+                        ("interval", before.interval != $group.interval),
+                        ("limit", before.limit != $group.limit),
+                        ("query_offset", before.query_offset != $group.query_offset),
+                        ("labels", before.labels != $group.labels),
+                    ];
+                    $report.group_changes.push(GroupChange {
+                        group: $group.name.clone(),
+                        id,
+                        fields: fields
+                            .iter()
+                            .filter(|(_, changed)| *changed)
+                            .map(|(field, _)| *field)
+                            .collect(),
+                    });
+                }
+                id
+            }
+            None => {
+                $report.groups_created += 1;
+                let id = diesel::insert_into(prom_rule_groups::table)
+                    .values((&GroupWrite::new($group, $now), prom_rule_groups::created_at.eq($now)))
+                    .returning(prom_rule_groups::id)
+                    .get_result($conn)?;
+                $changes.push(Change::group(id, None, Some($group)));
+                id
+            }
+        };
+        let stored: Vec<RuleRow> = prom_rules::table
+            .filter(prom_rules::group_id.eq(group_id))
+            .order(prom_rules::id)
+            .select(RuleRow::as_select())
+            .load($conn)?;
+        let mut stored =
+            stored.into_iter().map(RuleRow::into_rule).collect::<Result<Vec<_>, _>>()?;
+        for incoming in $rules {
+            let matched = stored.iter().position(|rule| {
+                rule.spec.kind == incoming.kind
+                    && Some(rule.display_name().as_ref()) == incoming.name.as_deref()
+            });
+            match matched.map(|index| stored.remove(index)) {
+                Some(rule) => {
+                    let merged = if $replace {
+                        RuleSpec {
+                            group_id: rule.spec.group_id,
+                            datasource_id: $options.datasource_id,
+                            ..incoming.clone()
+                        }
+                    } else {
+                        merge_from_file(&rule, incoming)
+                    };
+                    if merged == rule.spec {
+                        $report.unchanged += 1;
+                    } else {
+                        diesel::update(prom_rules::table.find(rule.id))
+                            .set(&RuleWrite::new(&merged, $now))
+                            .execute($conn)?;
+                        $changes.push(Change::rule(rule.id, Some(&rule.spec), Some(&merged)));
+                        $report.updated += 1;
+                        $report.changes.push(ImportChange {
+                            group: $group.name.clone(),
+                            rule: rule.display_name().into_owned(),
+                            id: Some(rule.id),
+                            action: ImportAction::Updated,
+                            fields: changed_fields(&rule.spec, &merged),
+                        });
+                    }
+                }
+                None => {
+                    let spec = RuleSpec {
+                        group_id: Some(group_id),
+                        datasource_id: $options.datasource_id,
+                        ..incoming.clone()
+                    };
+                    let id: i64 = diesel::insert_into(prom_rules::table)
+                        .values((&RuleWrite::new(&spec, $now), prom_rules::created_at.eq($now)))
+                        .returning(prom_rules::id)
+                        .get_result($conn)?;
+                    $changes.push(Change::rule(id, None, Some(&spec)));
+                    $report.created += 1;
+                    $report.changes.push(ImportChange {
+                        group: $group.name.clone(),
+                        rule: incoming.name.clone().unwrap_or_default(),
+                        id: (!$options.dry_run).then_some(id),
+                        action: ImportAction::Created,
+                        fields: Vec::new(),
+                    });
+                }
+            }
+        }
+        // What is left of the group's stored rules is not in the file.
+        if $options.prune {
+            for rule in stored {
+                diesel::delete(prom_rules::table.find(rule.id)).execute($conn)?;
+                $changes.push(Change::rule(rule.id, Some(&rule.spec), None));
+                $report.deleted += 1;
+                $report.changes.push(ImportChange {
+                    group: $group.name.clone(),
+                    rule: rule.display_name().into_owned(),
+                    id: Some(rule.id),
+                    action: ImportAction::Deleted,
+                    fields: Vec::new(),
+                });
+            }
+        }
+        group_id
+    }};
+}
+pub(super) use import_group;
+
 impl Store {
     /// Checks that `spec`'s `group_id` names a group ([`Store::is_group`]) and its
     /// `datasource_id` a datasource ([`Store::is_datasource`]), each only where it differs from `before` (the
@@ -417,113 +550,7 @@ impl Store {
             let mut report = ImportReport::default();
             let mut changes = Vec::new();
             for GroupedRules { group, rules } in groups {
-                let existing: Option<GroupRow> = prom_rule_groups::table
-                    .filter(prom_rule_groups::name.eq(&group.name))
-                    .select(GroupRow::as_select())
-                    .first(conn)
-                    .optional()?;
-                let group_id = match existing {
-                    Some(row) => {
-                        let id = row.id;
-                        let before = row.into_group()?.spec;
-                        if before != *group {
-                            diesel::update(prom_rule_groups::table.find(id))
-                                .set(&GroupWrite::new(group, now))
-                                .execute(conn)?;
-                            changes.push(Change::group(id, Some(&before), Some(group)));
-                            report.groups_updated += 1;
-                            let fields = [
-                                ("interval", before.interval != group.interval),
-                                ("limit", before.limit != group.limit),
-                                ("query_offset", before.query_offset != group.query_offset),
-                                ("labels", before.labels != group.labels),
-                            ];
-                            report.group_changes.push(GroupChange {
-                                group: group.name.clone(),
-                                id,
-                                fields: fields.iter().filter(|(_, changed)| *changed).map(|(field, _)| *field).collect(),
-                            });
-                        }
-                        id
-                    }
-                    None => {
-                        report.groups_created += 1;
-                        let id = diesel::insert_into(prom_rule_groups::table)
-                            .values((&GroupWrite::new(group, now), prom_rule_groups::created_at.eq(now)))
-                            .returning(prom_rule_groups::id)
-                            .get_result(conn)?;
-                        changes.push(Change::group(id, None, Some(group)));
-                        id
-                    }
-                };
-                let stored: Vec<RuleRow> = prom_rules::table
-                    .filter(prom_rules::group_id.eq(group_id))
-                    .order(prom_rules::id)
-                    .select(RuleRow::as_select())
-                    .load(conn)?;
-                let mut stored = stored.into_iter().map(RuleRow::into_rule).collect::<Result<Vec<_>, _>>()?;
-                for incoming in rules {
-                    let matched = stored.iter().position(|rule| {
-                        rule.spec.kind == incoming.kind
-                            && Some(rule.display_name().as_ref()) == incoming.name.as_deref()
-                    });
-                    match matched.map(|index| stored.remove(index)) {
-                        Some(rule) => {
-                            let merged = merge_from_file(&rule, incoming);
-                            if merged == rule.spec {
-                                report.unchanged += 1;
-                            } else {
-                                diesel::update(prom_rules::table.find(rule.id))
-                                    .set(&RuleWrite::new(&merged, now))
-                                    .execute(conn)?;
-                                changes.push(Change::rule(rule.id, Some(&rule.spec), Some(&merged)));
-                                report.updated += 1;
-                                report.changes.push(ImportChange {
-                                    group: group.name.clone(),
-                                    rule: rule.display_name().into_owned(),
-                                    id: Some(rule.id),
-                                    action: ImportAction::Updated,
-                                    fields: changed_fields(&rule.spec, &merged),
-                                });
-                            }
-                        }
-                        None => {
-                            let spec = RuleSpec {
-                                group_id: Some(group_id),
-                                datasource_id: options.datasource_id,
-                                ..incoming.clone()
-                            };
-                            let id: i64 = diesel::insert_into(prom_rules::table)
-                                .values((&RuleWrite::new(&spec, now), prom_rules::created_at.eq(now)))
-                                .returning(prom_rules::id)
-                                .get_result(conn)?;
-                            changes.push(Change::rule(id, None, Some(&spec)));
-                            report.created += 1;
-                            report.changes.push(ImportChange {
-                                group: group.name.clone(),
-                                rule: incoming.name.clone().unwrap_or_default(),
-                                id: (!options.dry_run).then_some(id),
-                                action: ImportAction::Created,
-                                fields: Vec::new(),
-                            });
-                        }
-                    }
-                }
-                // What is left of the group's stored rules is not in the file.
-                if options.prune {
-                    for rule in stored {
-                        diesel::delete(prom_rules::table.find(rule.id)).execute(conn)?;
-                        changes.push(Change::rule(rule.id, Some(&rule.spec), None));
-                        report.deleted += 1;
-                        report.changes.push(ImportChange {
-                            group: group.name.clone(),
-                            rule: rule.display_name().into_owned(),
-                            id: Some(rule.id),
-                            action: ImportAction::Deleted,
-                            fields: Vec::new(),
-                        });
-                    }
-                }
+                import_group!(conn, group, rules, options, false, now, report, changes);
             }
             if options.dry_run {
                 // Rolls the transaction back; the report leaves through `dry_run_report`.
@@ -629,7 +656,7 @@ impl Store {
 }
 
 /// The fields, as clients name them, in which `after` differs from `before`.
-fn changed_fields(before: &RuleSpec, after: &RuleSpec) -> Vec<&'static str> {
+pub(super) fn changed_fields(before: &RuleSpec, after: &RuleSpec) -> Vec<&'static str> {
     let mut fields = Vec::new();
     let mut check = |field, differs: bool| {
         if differs {
@@ -651,7 +678,7 @@ fn changed_fields(before: &RuleSpec, after: &RuleSpec) -> Vec<&'static str> {
 }
 
 /// `stored` with every field a rule file carries taken from `incoming`.
-fn merge_from_file(stored: &Rule, incoming: &RuleSpec) -> RuleSpec {
+pub(super) fn merge_from_file(stored: &Rule, incoming: &RuleSpec) -> RuleSpec {
     let keeps_no_name =
         stored.spec.name.is_none() && incoming.name.as_deref() == Some(&*stored.display_name());
     RuleSpec {
@@ -671,7 +698,7 @@ fn merge_from_file(stored: &Rule, incoming: &RuleSpec) -> RuleSpec {
 }
 
 /// Prefixes each field of an import's validation errors with where it stands in the file.
-fn located(
+pub(super) fn located(
     errors: crate::ValidationErrors,
     group: &str,
     rule: Option<(usize, &RuleSpec)>,
@@ -694,7 +721,7 @@ fn located(
 /// A row of `prom_rules` as read.
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = prom_rules)]
-struct RuleRow {
+pub(super) struct RuleRow {
     id: i64,
     expression: String,
     duration: Option<String>,
@@ -715,7 +742,7 @@ struct RuleRow {
 }
 
 impl RuleRow {
-    fn into_rule(self) -> Result<Rule, Error> {
+    pub(super) fn into_rule(self) -> Result<Rule, Error> {
         let id = self.id;
         let corrupt = |problem: String| Error::Corrupt { entity: "rule", id, problem };
         let kind: RuleKind = self.kind.parse().map_err(corrupt)?;
@@ -758,7 +785,7 @@ impl RuleRow {
 /// `1m`.
 #[derive(Debug, Insertable, AsChangeset)]
 #[diesel(table_name = prom_rules, treat_none_as_null = true, treat_none_as_default_value = false)]
-struct RuleWrite<'a> {
+pub(super) struct RuleWrite<'a> {
     kind: &'a str,
     name: Option<&'a str>,
     expression: &'a str,
@@ -777,7 +804,7 @@ struct RuleWrite<'a> {
 }
 
 impl<'a> RuleWrite<'a> {
-    fn new(spec: &'a RuleSpec, now: NaiveDateTime) -> RuleWrite<'a> {
+    pub(super) fn new(spec: &'a RuleSpec, now: NaiveDateTime) -> RuleWrite<'a> {
         RuleWrite {
             kind: spec.kind.as_str(),
             name: spec.name.as_deref(),
@@ -803,8 +830,8 @@ impl<'a> RuleWrite<'a> {
 /// A row of `prom_rule_groups` as read.
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = prom_rule_groups)]
-struct GroupRow {
-    id: i64,
+pub(super) struct GroupRow {
+    pub(super) id: i64,
     name: String,
     evaluation_interval: Option<String>,
     created_at: NaiveDateTime,
@@ -815,7 +842,7 @@ struct GroupRow {
 }
 
 impl GroupRow {
-    fn into_group(self) -> Result<Group, Error> {
+    pub(super) fn into_group(self) -> Result<Group, Error> {
         let labels = serde_json::from_str(&self.labels).map_err(|error| Error::Corrupt {
             entity: "group",
             id: self.id,
@@ -840,7 +867,7 @@ impl GroupRow {
 /// NULL, as for rules).
 #[derive(Debug, Insertable, AsChangeset)]
 #[diesel(table_name = prom_rule_groups, treat_none_as_null = true, treat_none_as_default_value = false)]
-struct GroupWrite<'a> {
+pub(super) struct GroupWrite<'a> {
     name: &'a str,
     evaluation_interval: Option<&'a str>,
     rule_limit: Option<i64>,
@@ -850,7 +877,7 @@ struct GroupWrite<'a> {
 }
 
 impl<'a> GroupWrite<'a> {
-    fn new(spec: &'a GroupSpec, now: NaiveDateTime) -> GroupWrite<'a> {
+    pub(super) fn new(spec: &'a GroupSpec, now: NaiveDateTime) -> GroupWrite<'a> {
         GroupWrite {
             name: &spec.name,
             evaluation_interval: spec.interval.as_deref(),
@@ -862,12 +889,12 @@ impl<'a> GroupWrite<'a> {
     }
 }
 
-/// Loads the current rules and groups and rewinds them to right after revision `$number`
-/// (0: before the first one); evaluates to `Result<((rules, groups), (rules, groups))>`,
-/// current then rewound. An unknown revision is not found.
+/// Loads the current rules, groups and SLOs and rewinds them to right after revision
+/// `$number` (0: before the first one); evaluates to `Result<(State, State)>`, current then
+/// rewound. An unknown revision is not found.
 macro_rules! state_after {
     ($conn:expr, $number:expr) => {{
-        use crate::schema::{revision_changes, revision_counter, revisions};
+        use crate::schema::{revision_changes, revision_counter, revisions, slos};
         let number: i64 = $number;
         (|| -> Result<_, Error> {
             let latest: i64 =
@@ -883,17 +910,20 @@ macro_rules! state_after {
                 .order(prom_rule_groups::id)
                 .select(GroupRow::as_select())
                 .load($conn)?;
+            let slos: Vec<SloRow> =
+                slos::table.order(slos::id).select(SloRow::as_select()).load($conn)?;
             let later: Vec<ChangeRead> = revision_changes::table
                 .filter(revision_changes::revision.gt(number))
                 .order((revision_changes::revision.desc(), revision_changes::id.desc()))
                 .select(ChangeRead::as_select())
                 .load($conn)?;
-            let rules: Vec<Rule> =
-                rules.into_iter().map(RuleRow::into_rule).collect::<Result<_, _>>()?;
-            let groups: Vec<Group> =
-                groups.into_iter().map(GroupRow::into_group).collect::<Result<_, _>>()?;
-            let rewound = rewind(rules.clone(), groups.clone(), later)?;
-            Ok(((rules, groups), rewound))
+            let current = State {
+                rules: rules.into_iter().map(RuleRow::into_rule).collect::<Result<_, _>>()?,
+                groups: groups.into_iter().map(GroupRow::into_group).collect::<Result<_, _>>()?,
+                slos: slos.into_iter().map(SloRow::into_slo).collect::<Result<_, _>>()?,
+            };
+            let rewound = rewind(current.clone(), later)?;
+            Ok((current, rewound))
         })()
     }};
 }
@@ -937,24 +967,31 @@ impl Store {
 
     /// The rules and groups as they were right after revision `number`.
     pub fn snapshot_at(&self, number: i64) -> Result<Snapshot, Error> {
-        let (_, (rules, groups)) = in_read_snapshot!(self, conn => state_after!(conn, number))?;
-        Ok(Snapshot { revision: number, rules, groups })
+        let (_, state) = in_read_snapshot!(self, conn => state_after!(conn, number))?;
+        Ok(Snapshot { revision: number, rules: state.rules, groups: state.groups })
     }
 
     /// The revisions that touched rule `id`, newest first. A rule that never existed is
     /// not found; a deleted rule still has its history.
     pub fn rule_history(&self, id: i64) -> Result<Vec<RuleRevision>, Error> {
-        use crate::schema::{revision_changes, revisions};
-        let rows: Vec<(super::revisions::RevisionRow, ChangeRead)> = with_connection!(self, conn => revisions::table
-            .inner_join(revision_changes::table)
-            .filter(revision_changes::entity.eq("rule").and(revision_changes::entity_id.eq(id)))
-            .order((revisions::number.desc(), revision_changes::id.desc()))
-            .select((super::revisions::RevisionRow::as_select(), ChangeRead::as_select()))
-            .load(conn)?);
-        if rows.is_empty() {
+        let history = self.entity_history("rule", id)?;
+        if history.is_empty() {
             // A rule written before history existed (or by the original pipeline).
             self.get_rule(id)?;
         }
+        Ok(history)
+    }
+
+    /// The revisions that touched `entity` `id` (`rule` or `slo`), newest first, with it
+    /// before and after each.
+    pub(super) fn entity_history(&self, entity: &str, id: i64) -> Result<Vec<RuleRevision>, Error> {
+        use crate::schema::{revision_changes, revisions};
+        let rows: Vec<(super::revisions::RevisionRow, ChangeRead)> = with_connection!(self, conn => revisions::table
+            .inner_join(revision_changes::table)
+            .filter(revision_changes::entity.eq(entity).and(revision_changes::entity_id.eq(id)))
+            .order((revisions::number.desc(), revision_changes::id.desc()))
+            .select((super::revisions::RevisionRow::as_select(), ChangeRead::as_select()))
+            .load(conn)?);
         rows.into_iter()
             .map(|(revision, change)| {
                 let change = change.into_change()?;
@@ -970,8 +1007,8 @@ impl Store {
             .collect()
     }
 
-    /// Makes the rules and groups what they were right after revision `number`, as one new
-    /// revision (action `restore`): rule and group ids are kept, and deleted ones come back
+    /// Makes the rules, groups and SLOs what they were right after revision `number`, as one
+    /// new revision (action `restore`): rule, group and SLO ids are kept, and deleted ones come back
     /// with their ids. With `only_rule`, just that rule is restored (or deleted, if it did
     /// not exist then). Specs are validated again; any that no longer validates stops the
     /// restore, which then changes nothing. Returns the new revision.
@@ -981,11 +1018,11 @@ impl Store {
             if number == 0 {
                 return Err(Error::NotFound { entity: "revision", id: number });
             }
-            let ((rules, groups), (target_rules, target_groups)) = state_after!(conn, number)?;
-            let current_rules: BTreeMap<i64, RuleSpec> = rules.into_iter().map(|r| (r.id, r.spec)).collect();
-            let current_groups: BTreeMap<i64, GroupSpec> = groups.into_iter().map(|g| (g.id, g.spec)).collect();
-            let target_rules: BTreeMap<i64, RuleSpec> = target_rules.into_iter().map(|r| (r.id, r.spec)).collect();
-            let target_groups: BTreeMap<i64, GroupSpec> = target_groups.into_iter().map(|g| (g.id, g.spec)).collect();
+            let (current, target) = state_after!(conn, number)?;
+            let current_rules: BTreeMap<i64, RuleSpec> = current.rules.into_iter().map(|r| (r.id, r.spec)).collect();
+            let current_groups: BTreeMap<i64, GroupSpec> = current.groups.into_iter().map(|g| (g.id, g.spec)).collect();
+            let target_rules: BTreeMap<i64, RuleSpec> = target.rules.into_iter().map(|r| (r.id, r.spec)).collect();
+            let target_groups: BTreeMap<i64, GroupSpec> = target.groups.into_iter().map(|g| (g.id, g.spec)).collect();
             if let Some(id) = only_rule
                 && !current_rules.contains_key(&id)
                 && !target_rules.contains_key(&id)
@@ -1021,6 +1058,7 @@ impl Store {
                     }
                     changes.push(Change::group(*id, before, Some(spec)));
                 }
+                restore_slos!(conn, current.slos, target.slos, now, changes);
             }
             let ids: std::collections::BTreeSet<i64> = match only_rule {
                 Some(id) => [id].into(),
