@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser, Subcommand};
 use promrules_api::{Scope, Token};
+use promrules_rollout::RemotePromtool;
 use promrules_yaml::HealLabel;
 
 #[derive(Debug, Parser)]
@@ -128,6 +129,10 @@ pub(crate) struct DeployArgs {
     #[arg(long, default_value_t = 8)]
     pub(crate) concurrency: usize,
 
+    /// Where promtool checks the file: always on the host, auto (here with a promtool of the host's Prometheus version, else on the host), or never on the host (a host's own remote_promtool wins)
+    #[arg(long, default_value = "auto")]
+    pub(crate) remote_promtool: RemotePromtool,
+
     /// The label that routes heal-enabled alerts to am-executor, as NAME=VALUE
     #[arg(long, default_value = "heal=true")]
     pub(crate) heal_label: HealLabel,
@@ -138,6 +143,14 @@ pub(crate) struct ServeArgs {
     /// Address to listen on
     #[arg(long, env = "PROMRULES_LISTEN", default_value = "127.0.0.1:8090")]
     pub(crate) listen: SocketAddr,
+
+    /// Keep each host's SSH connection open this many seconds after a deploy (0: close it at once)
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub(crate) ssh_idle: u64,
+
+    /// Where deploys check files with promtool: always (on the host), auto or never (on the host)
+    #[arg(long, default_value = "auto")]
+    pub(crate) remote_promtool: RemotePromtool,
 
     /// A bearer token with every scope, named `admin`; repeat for several (PROMRULES_TOKENS: comma-separated)
     #[arg(long = "token", env = "PROMRULES_TOKENS", value_delimiter = ',', hide_env_values = true,

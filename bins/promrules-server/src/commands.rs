@@ -7,7 +7,7 @@ use std::io::Write;
 use anyhow::{Context, bail};
 use promrules_deploy::HostReport;
 use promrules_model::{ImportAction, ImportOptions, SloImportOptions, Store};
-use promrules_rollout::{DeployRequest, Hosts, Rollout, report_table};
+use promrules_rollout::{DeployRequest, DeploySettings, Hosts, Rollout, report_table};
 use promrules_yaml::{RenderOptions, Selection};
 
 use crate::cli::{DeployArgs, ImportArgs, ImportSloArgs, RenderArgs, TestRulesArgs};
@@ -28,7 +28,12 @@ pub(crate) fn deploy(store: Store, args: DeployArgs) -> anyhow::Result<()> {
         .prefix("promrules-ssh")
         .tempdir()
         .context("creating the ssh control directory")?;
-    let rollout = Rollout::new(store, control_dir.path(), args.heal_label);
+    // One deploy: no connection is worth keeping after it.
+    let settings = DeploySettings {
+        ssh_idle_time: std::time::Duration::ZERO,
+        remote_promtool: args.remote_promtool,
+    };
+    let rollout = Rollout::with_settings(store, control_dir.path(), args.heal_label, settings);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let deployed = runtime.block_on(async {
         let started = rollout.start(&actor, hosts, request).await?;

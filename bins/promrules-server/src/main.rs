@@ -77,6 +77,10 @@ fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
         public_reads: args.public_reads,
         body_limit: args.body_limit,
         heal_label: args.heal_label,
+        deploy: promrules_rollout::DeploySettings {
+            ssh_idle_time: std::time::Duration::from_secs(args.ssh_idle),
+            remote_promtool: args.remote_promtool,
+        },
         ..Config::default()
     };
     let auth = if config.tokens.is_empty() { "off" } else { "on" };
@@ -110,6 +114,7 @@ fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
             client_timeout: std::time::Duration::from_secs(args.client_timeout),
         };
         promrules_api::serve(app, listen, shutdown_signal()).await.context("serving")?;
+        rollout.shutdown().await;
         log::info!("stopped");
         Ok(())
     })

@@ -90,6 +90,8 @@ pub struct Config {
     pub ssh_control_dir: std::path::PathBuf,
     /// The `promtool` of `POST /api/v1/rules/test`; `None` looks on `PATH`.
     pub promtool: Option<std::path::PathBuf>,
+    /// How deploys connect to hosts and check files.
+    pub deploy: promrules_rollout::DeploySettings,
 }
 
 impl Config {
@@ -108,6 +110,7 @@ impl Default for Config {
             heal_label: HealLabel::default(),
             ssh_control_dir: std::env::temp_dir(),
             promtool: None,
+            deploy: promrules_rollout::DeploySettings::default(),
         }
     }
 }
@@ -124,8 +127,12 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, config: Config) -> AppState {
-        let rollout =
-            Rollout::new(store.clone(), &config.ssh_control_dir, config.heal_label.clone());
+        let rollout = Rollout::with_settings(
+            store.clone(),
+            &config.ssh_control_dir,
+            config.heal_label.clone(),
+            config.deploy,
+        );
         AppState { store, config: Arc::new(config), metrics: Arc::new(Metrics::new()), rollout }
     }
 

@@ -42,6 +42,10 @@ pub enum StepError {
     Command { host: String, command: String, problem: String },
     #[error("promtool on {host} rejected the new rule file: {output}")]
     Promtool { host: String, output: String },
+    #[error(
+        "promtool {version} (where the deploy runs, matching {host}'s Prometheus) rejected the new rule file: {output}"
+    )]
+    LocalPromtool { host: String, version: String, output: String },
     #[error("prometheus of {host} at {url}: {source}")]
     Prometheus {
         host: String,
@@ -144,4 +148,18 @@ pub(crate) fn ssh_detail(error: &openssh::Error) -> String {
         .collect();
     let detail = lines.join("; ");
     if detail.is_empty() { error.to_string() } else { detail }
+}
+
+impl StepError {
+    /// Whether the SSH connection itself failed (connect, SFTP, a file operation or a
+    /// command): such a connection is not kept for the next deploy.
+    pub(crate) fn is_connection(&self) -> bool {
+        matches!(
+            self,
+            StepError::Connect { .. }
+                | StepError::Sftp { .. }
+                | StepError::File { .. }
+                | StepError::Command { .. }
+        )
+    }
 }

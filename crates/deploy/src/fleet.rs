@@ -1,13 +1,17 @@
 //! The [`Deployer`]: one per process, shared by every deploy. It runs the per-host protocol
 //! (`protocol.rs`) for a fleet with bounded concurrency, and keeps deploys to one host apart:
-//! an in-process lock per host name, plus an optional [`HostLock`] across processes.
+//! an in-process lock per host name, plus an optional [`HostLock`] across processes. It owns
+//! what deploys share: the idle SSH connections (`pool.rs`) and the verdicts of the local
+//! promtools (`check.rs`), so a file is checked once however many hosts get it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::host::Host;
+use crate::check::LocalPromtools;
+use crate::host::{Host, RemotePromtool};
+use crate::pool::Pool;
 use crate::report::{Finished, HostReport, failed_report, hex_sha256, unix_now};
 use crate::{Outcome, protocol};
 
@@ -20,8 +24,8 @@ pub struct DeployOptions {
     pub dry_run: bool,
     /// How many backups to keep per host.
     pub backups: usize,
-    /// Check the new file with the host's `promtool` before the rename, when it has one.
-    pub remote_promtool: bool,
+    /// Where promtool checks a new file before the rename (a host's own setting wins).
+    pub remote_promtool: RemotePromtool,
     /// How long a reload may take to show up in the metrics (SIGHUP reloads are asynchronous).
     pub reload_timeout: Duration,
     /// Timeout of each Prometheus HTTP call.
@@ -35,7 +39,7 @@ impl Default for DeployOptions {
             force: false,
             dry_run: false,
             backups: 5,
-            remote_promtool: true,
+            remote_promtool: RemotePromtool::Auto,
             reload_timeout: Duration::from_secs(120),
             http_timeout: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(10),
@@ -55,8 +59,10 @@ pub struct Deployer {
     pub(crate) control_dir: PathBuf,
     local_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     external_lock: Option<Arc<dyn HostLock>>,
-    /// Hosts and paths whose coverage by `rule_files` was checked.
-    pub(crate) covered: Mutex<HashSet<(String, PathBuf)>>,
+    /// Idle SSH connections, kept between deploys.
+    pub(crate) pool: Arc<Pool>,
+    /// The promtools where the deploy runs, and their verdicts per file.
+    pub(crate) promtools: LocalPromtools,
 }
 
 impl std::fmt::Debug for Deployer {
@@ -66,14 +72,51 @@ impl std::fmt::Debug for Deployer {
 }
 
 impl Deployer {
-    /// A deployer keeping its SSH control sockets in `control_dir`.
+    /// A deployer keeping its SSH control sockets in `control_dir`, its connections open
+    /// [`Deployer::DEFAULT_IDLE_TIME`] between deploys, and checking files with the
+    /// `promtool` on `PATH` when its version matches a host's Prometheus.
     pub fn new(control_dir: impl Into<PathBuf>) -> Deployer {
         Deployer {
             control_dir: control_dir.into(),
             local_locks: Mutex::new(HashMap::new()),
             external_lock: None,
-            covered: Mutex::new(HashSet::new()),
+            pool: Arc::new(Pool::new(Deployer::DEFAULT_IDLE_TIME)),
+            promtools: LocalPromtools::new(
+                promrules_prometheus::find_promtool().into_iter().collect(),
+            ),
         }
+    }
+
+    /// How long an SSH connection stays open after a deploy, by default.
+    pub const DEFAULT_IDLE_TIME: Duration = Duration::from_secs(300);
+
+    /// Keeps each host's SSH connection open `idle_time` after its last deploy (zero
+    /// closes it after every deploy).
+    pub fn with_idle_time(mut self, idle_time: Duration) -> Deployer {
+        self.pool = Arc::new(Pool::new(idle_time));
+        self
+    }
+
+    /// Checks files with these promtools (each used for the Prometheus major.minor it
+    /// reports) instead of the one on `PATH`.
+    pub fn with_promtools(mut self, promtools: Vec<PathBuf>) -> Deployer {
+        self.promtools = LocalPromtools::new(promtools);
+        self
+    }
+
+    /// How many times a promtool ran where the deploy runs (once per distinct file).
+    pub fn local_promtool_runs(&self) -> usize {
+        self.promtools.runs.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many SSH connections are open and idle.
+    pub fn idle_connections(&self) -> usize {
+        self.pool.idle_count()
+    }
+
+    /// Closes every idle SSH connection; call it when the process stops.
+    pub async fn shutdown(&self) {
+        self.pool.close_all().await;
     }
 
     /// Also takes `lock` around every host's deploy.

@@ -9,8 +9,36 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::InventoryError;
 
+/// Where `promtool check rules` runs on a new file before it replaces the live one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RemotePromtool {
+    /// On the host, with its own promtool (when it has one), for every deploy.
+    Always,
+    /// Once per distinct file, where the deploy runs, with a promtool of the host's
+    /// Prometheus major.minor version; on the host only when there is no such promtool.
+    #[default]
+    Auto,
+    /// Never on the host: where the deploy runs when a matching promtool exists, else not
+    /// at all (the reload is the check).
+    Never,
+}
+
+impl std::str::FromStr for RemotePromtool {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<RemotePromtool, String> {
+        match text {
+            "always" => Ok(RemotePromtool::Always),
+            "auto" => Ok(RemotePromtool::Auto),
+            "never" => Ok(RemotePromtool::Never),
+            other => Err(format!("`{other}` is not always, auto or never")),
+        }
+    }
+}
+
 /// How strictly the SSH host key is checked.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HostKeyPolicy {
     /// The key must already be in the known_hosts file (the default).
@@ -99,6 +127,9 @@ pub struct Host {
     /// The datasources (shards) whose rules this host gets, besides rules without one.
     #[serde(default)]
     pub datasources: Vec<i64>,
+    /// Where promtool checks this host's files; `None` follows the deploy's option.
+    #[serde(default)]
+    pub remote_promtool: Option<RemotePromtool>,
 }
 
 fn default_ssh_port() -> u16 {

@@ -31,13 +31,15 @@ pub use promrules_prometheus::Auth as PrometheusAuth;
 
 pub use crate::error::{InventoryError, SshStep, StepError};
 pub use crate::fleet::{DeployOptions, Deployer, HostLock};
-pub use crate::host::{Host, HostKeyPolicy, HostProblem, Inventory, ReloadMethod};
+pub use crate::host::{Host, HostKeyPolicy, HostProblem, Inventory, ReloadMethod, RemotePromtool};
 pub use crate::report::{DiffSummary, HostReport, Outcome};
 
+mod check;
 mod compat;
 mod error;
 mod fleet;
 mod host;
+mod pool;
 mod protocol;
 mod remote;
 mod report;

@@ -1,12 +1,14 @@
 //! The per-host protocol. For one host, under its lock (taken by the fleet):
-//! 1. connect; read the live rule file; identical content is `unchanged` (no reload) unless
-//!    forced;
-//! 2. check (once per host and path) that Prometheus's loaded `rule_files` cover the path,
-//!    and that the temp and backup names are *not* covered;
+//! 1. take the host's connection (kept open between deploys, `pool.rs`); read the live rule
+//!    file; identical content is `unchanged` (no reload) unless forced;
+//! 2. check (once per connection and path) that Prometheus's loaded `rule_files` cover the
+//!    path, and that the temp and backup names are *not* covered; check the file with a
+//!    promtool of the host's Prometheus version where the deploy runs (once per content,
+//!    `check.rs`) when the host's `remote_promtool` allows;
 //! 3. back up the live file into `.promrules-backups/` beside it, keeping the newest N;
 //! 4. write `.<file>.promrules-tmp` in the same directory, fsync, check it with the host's
-//!    `promtool` when there is one, and rename it over the live file (posix-rename: an atomic
-//!    rename(2), so the path always holds a complete file);
+//!    `promtool` when it was not checked here and the host has one, and rename it over the
+//!    live file (posix-rename: an atomic rename(2), so the path always holds a complete file);
 //! 5. reload and verify: the reload succeeded, the success timestamp moved, and
 //!    `/api/v1/rules` lists exactly the deployed groups for the file;
 //! 6. on any failure after the rename, restore the previous content the same atomic way,
@@ -22,9 +24,9 @@ use promrules_prometheus::{Prometheus, PrometheusError, ReloadState, rule_files_
 use serde::Deserialize;
 
 use crate::error::StepError;
-use crate::host::{Host, ReloadMethod};
-use crate::remote::{Remote, shell_quote};
-use crate::report::{Diff, Finished};
+use crate::host::{Host, ReloadMethod, RemotePromtool};
+use crate::remote::{PrometheusVersion, Remote, shell_quote};
+use crate::report::{Diff, Finished, hex_sha256};
 use crate::{DeployOptions, Deployer, Outcome};
 
 /// Connects to `host` and runs the protocol with `content`.
@@ -34,9 +36,12 @@ pub(crate) async fn run(
     content: &[u8],
     options: &DeployOptions,
 ) -> Result<Finished, StepError> {
-    let remote = Remote::connect(host, &deployer.control_dir, options.connect_timeout).await?;
+    let remote = deployer.pool.take(host, &deployer.control_dir, options.connect_timeout).await?;
     let result = run_connected(deployer, host, &remote, content, options).await;
-    remote.close().await;
+    match &result {
+        Err(error) if error.is_connection() => remote.close().await,
+        _ => deployer.pool.give_back(host, remote),
+    }
     result
 }
 
@@ -59,9 +64,33 @@ async fn run_connected(
     let prometheus = client(host, options)?;
     let temp = host.rule_dir().join(format!(".{}.promrules-tmp", host.rule_file_name()));
     let backup_dir = host.rule_dir().join(".promrules-backups");
-    check_coverage(deployer, host, &prometheus, &[&temp, &backup_dir.join(host.rule_file_name())])
+    check_coverage(host, remote, &prometheus, &[&temp, &backup_dir.join(host.rule_file_name())])
         .await?;
-    check_version(host, &prometheus, content).await?;
+    check_version(host, remote, &prometheus, content).await?;
+    let mode = host.remote_promtool.unwrap_or(options.remote_promtool);
+    let local = match mode {
+        RemotePromtool::Always => None,
+        RemotePromtool::Auto | RemotePromtool::Never => {
+            match prometheus_version(host, remote, &prometheus).await {
+                Ok((_, Some(major_minor))) => deployer.promtools.matching(major_minor).await,
+                _ => None,
+            }
+        }
+    };
+    let mut checked = match (&local, mode) {
+        (Some(promtool), _) => {
+            deployer.promtools.check(promtool, &hex_sha256(content), content).await.map_err(
+                |output| StepError::LocalPromtool {
+                    host: host.name.clone(),
+                    version: promtool.version.clone(),
+                    output,
+                },
+            )?;
+            format!("checked by promtool {} here", promtool.version)
+        }
+        (None, RemotePromtool::Never) => "not checked by promtool".to_owned(),
+        (None, _) => String::new(),
+    };
     if options.dry_run {
         return Ok(Finished::new(Outcome::WouldChange, lines, &diff));
     }
@@ -73,11 +102,15 @@ async fn run_connected(
         back_up(host, remote, &backup_dir, live, options.backups).await?;
     }
     remote.write_synced(&temp, content).await?;
-    if options.remote_promtool
-        && let Err(error) = check_with_promtool(host, remote, &temp).await
-    {
-        remote.remove(&temp).await?;
-        return Err(error);
+    if local.is_none() && mode != RemotePromtool::Never {
+        match check_with_promtool(host, remote, &temp).await {
+            Ok(true) => checked = "checked by the host's promtool".to_owned(),
+            Ok(false) => checked = "not checked by promtool (none here or on the host)".to_owned(),
+            Err(error) => {
+                remote.remove(&temp).await?;
+                return Err(error);
+            }
+        }
     }
 
     let before = blocking(host, &prometheus, |p| p.reload_state()).await.ok();
@@ -86,7 +119,7 @@ async fn run_connected(
     let Err(reason) =
         reload_and_verify(host, remote, &prometheus, before, &expected, options).await
     else {
-        let message = format!("loaded {} group(s); {lines}", expected.len());
+        let message = format!("loaded {} group(s); {lines}; {checked}", expected.len());
         return Ok(Finished::new(Outcome::Deployed, message, &diff));
     };
     log::warn!("{reason}; restoring the previous rule file of {}", host.name);
@@ -132,14 +165,13 @@ async fn blocking<T: Send + 'static>(
 }
 
 async fn check_coverage(
-    deployer: &Deployer,
     host: &Host,
+    remote: &Remote,
     prometheus: &Arc<Prometheus>,
     must_not_cover: &[&Path],
 ) -> Result<(), StepError> {
-    let key = (host.name.clone(), host.rule_file.clone());
-    let covered = || deployer.covered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if covered().contains(&key) {
+    let covered = || remote.covered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if covered().contains(&host.rule_file) {
         return Ok(());
     }
     let patterns = blocking(host, prometheus, |p| p.rule_file_patterns()).await?;
@@ -160,13 +192,31 @@ async fn check_coverage(
             ),
         });
     }
-    covered().insert(key);
+    covered().insert(host.rule_file.clone());
     Ok(())
+}
+
+/// The host's Prometheus version and its major.minor, asked once per connection.
+async fn prometheus_version(
+    host: &Host,
+    remote: &Remote,
+    prometheus: &Arc<Prometheus>,
+) -> Result<PrometheusVersion, StepError> {
+    let known =
+        || remote.prometheus_version.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(version) = known().clone() {
+        return Ok(version);
+    }
+    let info = blocking(host, prometheus, |p| p.build_info()).await?;
+    let version = (info.version.clone(), info.semver().map(|(major, minor, _)| (major, minor)));
+    *known() = Some(version.clone());
+    Ok(version)
 }
 
 /// Refuses `content` when it uses a field the host's Prometheus is too old to load.
 async fn check_version(
     host: &Host,
+    remote: &Remote,
     prometheus: &Arc<Prometheus>,
     content: &[u8],
 ) -> Result<(), StepError> {
@@ -175,9 +225,9 @@ async fn check_version(
     if crate::compat::first_unsupported(content, (0, 0)).is_none() {
         return Ok(());
     }
-    let info = blocking(host, prometheus, |p| p.build_info()).await?;
-    let Some((major, minor, _)) = info.semver() else {
-        log::debug!("{} runs Prometheus `{}`; not checking rule fields", host.name, info.version);
+    let (version, major_minor) = prometheus_version(host, remote, prometheus).await?;
+    let Some((major, minor)) = major_minor else {
+        log::debug!("{} runs Prometheus `{version}`; not checking rule fields", host.name);
         return Ok(());
     };
     match crate::compat::first_unsupported(content, (major, minor)) {
@@ -187,7 +237,7 @@ async fn check_version(
             field: found.field,
             group: found.group,
             needs: found.needs,
-            version: info.version,
+            version,
         }),
     }
 }
@@ -243,7 +293,8 @@ async fn roll_back(
     }
 }
 
-async fn check_with_promtool(host: &Host, remote: &Remote, temp: &Path) -> Result<(), StepError> {
+/// Runs the host's promtool on `temp`; `false` when the host has none.
+async fn check_with_promtool(host: &Host, remote: &Remote, temp: &Path) -> Result<bool, StepError> {
     let quoted = shell_quote(temp);
     let command = format!(
         "if command -v promtool >/dev/null 2>&1; then promtool check rules {quoted}; else echo promrules-no-promtool; fi"
@@ -251,10 +302,10 @@ async fn check_with_promtool(host: &Host, remote: &Remote, temp: &Path) -> Resul
     let output = remote.run(&command).await?;
     if output.output.trim() == "promrules-no-promtool" {
         log::debug!("{} has no promtool; relying on the reload's verdict", host.name);
-        return Ok(());
+        return Ok(false);
     }
     if output.success {
-        Ok(())
+        Ok(true)
     } else {
         Err(StepError::Promtool {
             host: host.name.clone(),

@@ -1,8 +1,10 @@
 //! A host over SSH: one multiplexed OpenSSH connection (the system `ssh`, so the operator's
 //! keys, agent and known_hosts work as usual) carrying both SFTP and commands.
 
-use std::path::Path;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use openssh::{KnownHosts, Session, SessionBuilder};
@@ -16,7 +18,14 @@ pub(crate) struct Remote {
     host: String,
     session: Arc<Session>,
     sftp: Sftp,
+    /// Rule files whose coverage by the host's `rule_files` this connection checked.
+    pub(crate) covered: Mutex<HashSet<PathBuf>>,
+    /// The host's Prometheus version, asked once per connection.
+    pub(crate) prometheus_version: Mutex<Option<PrometheusVersion>>,
 }
+
+/// A Prometheus version as it reports it, and its major and minor numbers when it has them.
+pub(crate) type PrometheusVersion = (String, Option<(u64, u64)>);
 
 /// What a remote command printed, and whether it succeeded.
 pub(crate) struct CommandOutput {
@@ -63,7 +72,19 @@ impl Remote {
         let sftp = Sftp::from_clonable_session(Arc::clone(&session), SftpOptions::default())
             .await
             .map_err(|source| StepError::Sftp { host: host.name.clone(), source })?;
-        Ok(Remote { host: host.name.clone(), session, sftp })
+        Ok(Remote {
+            host: host.name.clone(),
+            session,
+            sftp,
+            covered: Mutex::new(HashSet::new()),
+            prometheus_version: Mutex::new(None),
+        })
+    }
+
+    /// Whether the connection still answers (a mux `check`: no process, no round trip to
+    /// the host beyond the master's own keep-alive).
+    pub(crate) async fn is_alive(&self) -> bool {
+        self.session.check().await.is_ok()
     }
 
     fn file_error(&self, action: &'static str, path: &Path) -> impl FnOnce(SftpError) -> StepError {

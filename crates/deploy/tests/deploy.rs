@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use promrules_deploy::{
-    DeployOptions, Deployer, Host, HostKeyPolicy, HostReport, Outcome, ReloadMethod,
+    DeployOptions, Deployer, Host, HostKeyPolicy, HostReport, Outcome, ReloadMethod, RemotePromtool,
 };
 use support::host;
 use test_support::SimHost;
@@ -54,7 +54,13 @@ fn deploy(deployer: &Deployer, host: &Host, content: &[u8], options: &DeployOpti
 }
 
 fn no_promtool() -> DeployOptions {
-    DeployOptions { remote_promtool: false, ..DeployOptions::default() }
+    DeployOptions { remote_promtool: RemotePromtool::Never, ..DeployOptions::default() }
+}
+
+/// A deployer with no promtool where the deploy runs.
+fn deployer_without_promtool() -> Arc<Deployer> {
+    let deployer = Arc::into_inner(deployer()).unwrap();
+    Arc::new(deployer.with_promtools(Vec::new()))
 }
 
 #[test]
@@ -124,9 +130,8 @@ fn a_file_prometheus_rejects_is_rolled_back() {
     );
 
     // Valid PromQL, but an annotation template that does not parse: only Prometheus (or
-    // promtool, disabled here) notices.
-    let bad = b"groups:\n- name: bad\n  rules:\n  - alert: Broken\n    expr: vector(1)\n    annotations:\n      summary: '{{ $labels.instance '\n";
-    let report = deploy(&deployer, &host, bad, &no_promtool());
+    // promtool, none here and not on the host) notices.
+    let report = deploy(&deployer_without_promtool(), &host, BROKEN_TEMPLATE, &no_promtool());
     assert_eq!(report.outcome, Outcome::RolledBack, "{}", report.message);
     assert!(report.message.contains("reload failed"), "{}", report.message);
     assert_eq!(
@@ -140,15 +145,101 @@ fn a_file_prometheus_rejects_is_rolled_back() {
         "no temp file left"
     );
 
-    // With promtool on (the default), the same file never goes live.
-    let checked = deploy(&deployer, &host, bad, &DeployOptions::default());
+    // By default the promtool here (of the host's Prometheus version) refuses it before
+    // anything is uploaded; `always` asks the host's own promtool; with no promtool here,
+    // `auto` falls back to the host's.
+    let checked = deploy(&deployer, &host, BROKEN_TEMPLATE, &DeployOptions::default());
     assert_eq!(checked.outcome, Outcome::Failed);
     assert!(
-        checked.message.contains("promtool on host2 rejected the new rule file"),
+        checked.message.contains("promtool 2.")
+            && checked.message.contains("where the deploy runs"),
         "{}",
         checked.message
     );
+    let always =
+        DeployOptions { remote_promtool: RemotePromtool::Always, ..DeployOptions::default() };
+    let on_host = deploy(&deployer, &host, BROKEN_TEMPLATE, &always);
+    assert!(
+        on_host.message.contains("promtool on host2 rejected the new rule file"),
+        "{}",
+        on_host.message
+    );
+    let fallback =
+        deploy(&deployer_without_promtool(), &host, BROKEN_TEMPLATE, &DeployOptions::default());
+    assert!(
+        fallback.message.contains("promtool on host2 rejected the new rule file"),
+        "{}",
+        fallback.message
+    );
     assert_eq!(std::fs::read(fleet[1].rule_file()).unwrap(), good);
+}
+
+/// Valid PromQL with an annotation template that does not parse.
+const BROKEN_TEMPLATE: &[u8] = b"groups:\n- name: bad\n  rules:\n  - alert: Broken\n    expr: vector(1)\n    annotations:\n      summary: '{{ $labels.instance '\n";
+
+/// Persistent SSH: a deploy's connection serves the next deploy (no new login on the host),
+/// is closed after its idle time, and one that dropped is replaced without the deploy
+/// noticing; with no idle time every deploy logs in anew.
+#[test]
+fn connections_persist_between_deploys_and_reconnect_when_dropped() {
+    let fleet = shared_fleet();
+    let control = tempfile::Builder::new().prefix("pr-keep").tempdir().unwrap();
+    let idle = std::time::Duration::from_secs(2);
+    let deployer = Arc::new(Deployer::new(control.path()).with_idle_time(idle));
+    let host = host(&fleet[0]);
+    let runtime = runtime();
+    let deploy = |content: &[u8]| runtime.block_on(deployer.deploy(&host, content, &no_promtool()));
+    let logins = fleet[0].ssh_logins();
+    assert_eq!(deploy(&rules("kept", &["KeptA"])).outcome, Outcome::Deployed);
+    assert_eq!(deployer.idle_connections(), 1);
+    assert_eq!(deploy(&rules("kept", &["KeptB"])).outcome, Outcome::Deployed);
+    assert_eq!(deploy(&rules("kept", &["KeptB"])).outcome, Outcome::Unchanged);
+    assert_eq!(fleet[0].ssh_logins(), logins + 1, "three deploys, one login");
+
+    // The master process dies (a network drop): the next deploy reconnects by itself.
+    let killed = std::process::Command::new("pkill")
+        .args(["-f", &control.path().display().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "the SSH master was running");
+    assert_eq!(deploy(&rules("kept", &["KeptC"])).outcome, Outcome::Deployed);
+    assert_eq!(fleet[0].ssh_logins(), logins + 2);
+    assert_eq!(fleet[0].loaded_rules(), ["KeptC"]);
+
+    // Idle past its time, the connection is closed; the next deploy logs in again.
+    runtime
+        .block_on(async { tokio::time::sleep(idle + std::time::Duration::from_millis(500)).await });
+    assert_eq!(deployer.idle_connections(), 0);
+    assert_eq!(deploy(&rules("kept", &["KeptD"])).outcome, Outcome::Deployed);
+    assert_eq!(fleet[0].ssh_logins(), logins + 3);
+    runtime.block_on(deployer.shutdown());
+    assert_eq!(deployer.idle_connections(), 0);
+
+    let fresh = Arc::new(Deployer::new(control.path()).with_idle_time(std::time::Duration::ZERO));
+    for alert in ["FreshA", "FreshB"] {
+        let report =
+            runtime.block_on(fresh.deploy(&host, &rules("kept", &[alert]), &no_promtool()));
+        assert_eq!(report.outcome, Outcome::Deployed, "{}", report.message);
+    }
+    assert_eq!(fleet[0].ssh_logins(), logins + 5, "no idle time: a login per deploy");
+}
+
+/// One file to several hosts is checked once where the deploy runs (the promtool on `PATH`
+/// is the hosts' Prometheus version), and the report says which promtool checked it.
+#[test]
+fn a_file_is_checked_once_here_for_every_host() {
+    let fleet = shared_fleet();
+    let deployer = deployer();
+    let content = rules("checked", &["CheckedOnce"]);
+    let targets = fleet.iter().map(|sim| (host(sim), content.clone())).collect();
+    let reports =
+        runtime().block_on(deployer.deploy_fleet(targets, &DeployOptions::default(), 3, |_| {}));
+    for report in &reports {
+        assert_eq!(report.outcome, Outcome::Deployed, "{}", report.message);
+        assert!(report.message.contains("checked by promtool 2."), "{}", report.message);
+        assert!(report.message.contains(" here"), "{}", report.message);
+    }
+    assert_eq!(deployer.local_promtool_runs(), 1, "one file, one check, three hosts");
 }
 
 #[test]
@@ -235,16 +326,26 @@ fn concurrent_deploys_to_one_host_are_serialized() {
 fn prometheus_down_rolls_back_to_the_old_file() {
     let mut sim = SimHost::start(4, "");
     let (deployer, host) = (deployer(), host(&sim));
+    // One runtime: the connection (and what it learnt of the host's Prometheus) is kept
+    // between the deploys, as in a running server.
+    let runtime = runtime();
+    let deploy = |deployer: &Deployer, content: &[u8]| {
+        runtime.block_on(deployer.deploy(&host, content, &DeployOptions::default()))
+    };
     let old = rules("old", &["Old"]);
-    assert_eq!(
-        deploy(&deployer, &host, &old, &DeployOptions::default()).outcome,
-        Outcome::Deployed
-    );
+    assert_eq!(deploy(&deployer, &old).outcome, Outcome::Deployed);
 
     sim.stop_prometheus();
-    let report = deploy(&deployer, &host, &rules("new", &["New"]), &DeployOptions::default());
+    let report = deploy(&deployer, &rules("new", &["New"]));
     assert_eq!(report.outcome, Outcome::RolledBack, "{}", report.message);
     assert!(report.message.contains("unreachable"), "{}", report.message);
+    assert_eq!(std::fs::read(sim.rule_file()).unwrap(), old, "the old file is in place");
+    // On a new connection the deploy asks Prometheus first, and stops before touching the
+    // host.
+    let fresh = deployer_without_promtool();
+    let report = deploy(&fresh, &rules("new", &["New"]));
+    assert_eq!(report.outcome, Outcome::Failed, "{}", report.message);
+    assert!(report.message.contains("Connection refused"), "{}", report.message);
     assert_eq!(std::fs::read(sim.rule_file()).unwrap(), old, "the old file is in place");
 
     sim.start_prometheus();

@@ -30,7 +30,7 @@ pub use crate::client::{
     BuildInfo, InstantQuery, Prometheus, ReloadState, Series, agent, rule_files_cover,
 };
 pub use crate::error::PrometheusError;
-pub use crate::promtool::{TestVerdict, check_rules, find_promtool, test_rules};
+pub use crate::promtool::{TestVerdict, check_rules, find_promtool, promtool_version, test_rules};
 
 mod auth;
 mod client;

@@ -14,6 +14,29 @@ pub fn find_promtool() -> Option<PathBuf> {
     })
 }
 
+/// The version `promtool --version` reports (`promtool, version 2.42.0+ds (branch: …)`):
+/// the text, and its major and minor numbers.
+pub fn promtool_version(promtool: &Path) -> std::io::Result<(String, (u64, u64))> {
+    let output = Command::new(promtool).arg("--version").stdin(Stdio::null()).output()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let version = text
+        .split_whitespace()
+        .skip_while(|word| *word != "version")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    let core = version.trim_start_matches('v').split(['-', '+', '~']).next().unwrap_or_default();
+    let mut parts = core.split('.').map(|part| part.parse::<u64>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) => Ok((version, (major, minor))),
+        _ => Err(std::io::Error::other(format!(
+            "`{} --version` printed no version: {}",
+            promtool.display(),
+            text.trim()
+        ))),
+    }
+}
+
 /// `promtool check rules FILE`; its complaint becomes the error.
 pub fn check_rules(promtool: &Path, file: &Path) -> std::io::Result<()> {
     let output =

@@ -26,9 +26,11 @@
 //! [`Store::rules_and_groups`]: promrules_model::Store::rules_and_groups
 //! [`Deployer::deploy_fleet`]: promrules_deploy::Deployer::deploy_fleet
 
+pub use promrules_deploy::RemotePromtool;
+
 pub use crate::error::RolloutError;
 pub use crate::report::{report_table, summarize};
-pub use crate::service::{DeployRequest, Deployed, Hosts, Rollout, Started};
+pub use crate::service::{DeployRequest, DeploySettings, Deployed, Hosts, Rollout, Started};
 
 mod background;
 mod error;

@@ -8,7 +8,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use promrules_deploy::{DeployOptions, Deployer, Host, HostLock, HostReport, Outcome};
+use promrules_deploy::{
+    DeployOptions, Deployer, Host, HostLock, HostReport, Outcome, RemotePromtool,
+};
 use promrules_model::{DeploymentHost, Store};
 use promrules_yaml::{HealLabel, RenderOptions, Selection};
 use serde::{Deserialize, Serialize};
@@ -74,11 +76,30 @@ pub struct Deployed {
     pub reports: Vec<HostReport>,
 }
 
+/// How this process's deploys connect and check files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeploySettings {
+    /// How long a host's SSH connection stays open after a deploy (zero: closed at once).
+    pub ssh_idle_time: std::time::Duration,
+    /// Where promtool checks files, for hosts that do not say.
+    pub remote_promtool: RemotePromtool,
+}
+
+impl Default for DeploySettings {
+    fn default() -> DeploySettings {
+        DeploySettings {
+            ssh_idle_time: Deployer::DEFAULT_IDLE_TIME,
+            remote_promtool: RemotePromtool::Auto,
+        }
+    }
+}
+
 /// The deployment service; one per process, shared (it is cheap to clone).
 #[derive(Debug, Clone)]
 pub struct Rollout {
     pub(crate) store: Store,
     deployer: Arc<Deployer>,
+    settings: DeploySettings,
     heal_label: HealLabel,
     /// Signalled after every change to rules or groups (for auto-deploy).
     pub(crate) changes: Arc<tokio::sync::Notify>,
@@ -100,14 +121,31 @@ impl Rollout {
     /// A service deploying the rules of `store`, keeping SSH control sockets in
     /// `control_dir`, and rendering heal-enabled rules with `heal_label`.
     pub fn new(store: Store, control_dir: impl Into<PathBuf>, heal_label: HealLabel) -> Rollout {
-        let deployer =
-            Deployer::new(control_dir).with_external_lock(Arc::new(StoreLock(store.clone())));
+        Rollout::with_settings(store, control_dir, heal_label, DeploySettings::default())
+    }
+
+    /// Like [`Rollout::new`], with how deploys connect and check files.
+    pub fn with_settings(
+        store: Store,
+        control_dir: impl Into<PathBuf>,
+        heal_label: HealLabel,
+        settings: DeploySettings,
+    ) -> Rollout {
+        let deployer = Deployer::new(control_dir)
+            .with_external_lock(Arc::new(StoreLock(store.clone())))
+            .with_idle_time(settings.ssh_idle_time);
         Rollout {
             store,
             deployer: Arc::new(deployer),
+            settings,
             heal_label,
             changes: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Closes the SSH connections kept open between deploys; call it when the process stops.
+    pub async fn shutdown(&self) {
+        self.deployer.shutdown().await;
     }
 
     /// Tells the auto-deploy job that rules or groups changed.
@@ -187,6 +225,7 @@ impl Rollout {
         let options = DeployOptions {
             dry_run: request.dry_run,
             force: request.force,
+            remote_promtool: self.settings.remote_promtool,
             ..DeployOptions::default()
         };
         let audit = self.store.clone();

@@ -155,6 +155,14 @@ impl SimHost {
         self.sshd = Some(service);
     }
 
+    /// How many SSH logins sshd has accepted (its log's `Accepted publickey` lines since it
+    /// last started): what tells a new connection from a reused one.
+    pub fn ssh_logins(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("sshd.log"))
+            .map(|log| log.matches("Accepted publickey").count())
+            .unwrap_or(0)
+    }
+
     pub fn stop_sshd(&mut self) {
         self.sshd = None;
     }

@@ -20,5 +20,6 @@ pub(crate) fn host(sim: &SimHost) -> Host {
         prometheus_ca_file: None,
         reload: ReloadMethod::Http,
         datasources: Vec::new(),
+        remote_promtool: None,
     }
 }
