@@ -349,3 +349,46 @@ fn dry_run_logs_and_runs_nothing() {
     assert_eq!(record["alertnames"], serde_json::json!(["DryRun"]));
     assert_eq!(lines.lines().count(), 1);
 }
+
+/// A command's output goes straight to the executor's standard error, as the original's
+/// does; with `log_output: true` each line of its stdout and stderr is a log line instead
+/// (in the log's format, naming the command and its pid).
+#[test]
+fn command_output_is_stderr_or_log_lines() {
+    let _serial = one_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let script = "echo to-stdout; echo to-stderr >&2";
+    let body = r#"{"status":"firing","receiver":"r","alerts":[{"status":"firing","labels":{"alertname":"Out"}}]}"#;
+    for (log_output, json) in [(false, false), (true, true)] {
+        let config = dir.path().join(format!("executor-{log_output}.yml"));
+        write(
+            &config,
+            &format!(
+                "commands:\n  - cmd: /bin/sh\n    args: ['-c', '{script}']\n    log_output: {log_output}\n"
+            ),
+        );
+        let mut args = vec!["-f", config.to_str().unwrap()];
+        if json {
+            args.extend(["--log-format", "json"]);
+        }
+        let running = Running::start(&args);
+        let response = agent().post(&format!("http://127.0.0.1:{}/", running.port)).send(body);
+        assert_eq!(response.unwrap().status(), 200);
+        let (_, log) = running.terminate();
+        if log_output {
+            for stream in ["to-stdout", "to-stderr"] {
+                let line = log
+                    .lines()
+                    .find(|line| line.contains(&format!("]: {stream}")))
+                    .unwrap_or_default();
+                let line: serde_json::Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("a JSON log line for {stream}: {e}\n{log}"));
+                let message = line["message"].as_str().unwrap();
+                assert!(message.starts_with("/bin/sh[") && message.ends_with(stream), "{line}");
+            }
+        } else {
+            assert!(log.lines().any(|line| line == "to-stdout"), "{log}");
+            assert!(log.lines().any(|line| line == "to-stderr"), "{log}");
+        }
+    }
+}

@@ -4,8 +4,8 @@
 # request-to-command-start plus a process's whole life), one sender and 50 concurrent
 # senders; and, for comparison, how fast this machine starts /bin/true at all.
 #
-# The original prometheus-am-executor is measured in the same run, between two runs of ours,
-# when AMX_ORIGINAL names a build of it (Go; it is never built or committed by this
+# The original prometheus-am-executor is measured in the same run, alternating with ours
+# round by round (the medians compared), when AMX_ORIGINAL names a build of it (Go; it is never built or committed by this
 # repository: docs/benchmarks.md says how the figures' build was made). Without it the run
 # says so and measures ours alone.
 #
@@ -48,27 +48,40 @@ for _ in range(n):
 print(f"  {n / (time.time() - t):.0f} processes/s")
 PY
 
-# ab_runs NAME: 5,000 firing webhooks with 1 and with 50 senders against the running executor.
-ab_runs() {
-  for senders in 1 50; do
-    echo "== $1: $senders sender(s), 5,000 firing webhooks"
-    ab -q -k -n 5000 -c "$senders" -e "$work/p.csv" -p crates/executor/benches/webhook.json -T application/json \
-      "http://127.0.0.1:$port/" | grep -E "Complete requests|Non-2xx|Requests per second"
-    awk -F, '$1==50 || $1==90 || $1==99 {printf "  p%s %.2f ms\n", $1, $2}' "$work/p.csv"
-  done
-  echo "  commands run: $(curl -s "http://127.0.0.1:$port/metrics" | awk '/^am_executor_process_duration_seconds_count/ {print $2}')"
+# ab_run NAME SENDERS: 5,000 firing webhooks against the running executor; the line of
+# figures also goes to $work/ab (name, senders, rate, p50, p90, p99).
+ab_run() {
+  ab -q -k -n 5000 -c "$2" -e "$work/p.csv" -p crates/executor/benches/webhook.json -T application/json \
+    "http://127.0.0.1:$port/" > "$work/ab.out"
+  local rate p50 p90 p99
+  rate=$(awk '/Requests per second/ {print $4}' "$work/ab.out")
+  read -r p50 p90 p99 < <(awk -F, '$1==50 {a=$2} $1==90 {b=$2} $1==99 {c=$2} END {print a, b, c}' "$work/p.csv")
+  grep -q "Non-2xx" "$work/ab.out" && { echo "  $1: non-2xx answers"; exit 1; }
+  printf '  %-34s %2s sender(s): %7.0f/s  p50 %5.1f ms  p90 %5.1f ms  p99 %5.1f ms\n' "$1" "$2" "$rate" "$p50" "$p90" "$p99"
+  echo "$1 $2 $rate $p50 $p90 $p99" >> "$work/ab"
 }
 
-start target/release/am-executor "$work/executor.yml"
-ab_runs "promrules am-executor"
-if [ -n "${AMX_ORIGINAL:-}" ]; then
-  start "$AMX_ORIGINAL" "$work/executor.yml"
-  ab_runs "original prometheus-am-executor"
-  start target/release/am-executor "$work/executor.yml"
-  ab_runs "promrules am-executor again"
-else
-  echo "== the original: not measured (set AMX_ORIGINAL to a build of prometheus-am-executor)"
-fi
+ours=target/release/am-executor
+echo "== firing webhooks, 5,000 a round; ours and the original alternate, five rounds each"
+rounds=5
+for round in $(seq "$rounds"); do
+  start "$ours" "$work/executor.yml"
+  [ "$round" = 1 ] && ab_run "promrules am-executor" 1
+  ab_run "promrules am-executor" 50
+  if [ -n "${AMX_ORIGINAL:-}" ]; then
+    start "$AMX_ORIGINAL" "$work/executor.yml"
+    [ "$round" = 1 ] && ab_run "original prometheus-am-executor" 1
+    ab_run "original prometheus-am-executor" 50
+  fi
+done
+[ -n "${AMX_ORIGINAL:-}" ] || echo "== the original: not measured (set AMX_ORIGINAL to a build of prometheus-am-executor)"
+echo "== medians of the rounds with 50 senders"
+for name in "promrules am-executor" "original prometheus-am-executor"; do
+  grep "^$name 50 " "$work/ab" | awk -v name="$name" '
+    { rate[NR] = $(NF-3); p50[NR] = $(NF-2); p90[NR] = $(NF-1); p99[NR] = $NF }
+    function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }; return a[int((n + 1) / 2)] }
+    END { if (NR) printf "  %-34s %7.0f/s  p50 %5.1f ms  p90 %5.1f ms  p99 %5.1f ms\n", name, median(rate, NR), median(p50, NR), median(p90, NR), median(p99, NR) }'
+done
 
 # Plain against dedup_window + audit log, each a fresh executor, 50 senders of distinct
 # notifications for 10 s (every one runs its command).

@@ -18,6 +18,7 @@
 //!     cooldown: 30m               # ours: a fingerprint does not run again within this
 //!     rate_limit: {max: 5, per: 1h}  # ours: at most 5 starts an hour, all fingerprints
 //!     payload_file: false         # ours: the whole message in $AMX_PAYLOAD_FILE
+//!     log_output: false           # ours: stdout and stderr as log lines (default: the executor's stderr, as the original)
 //! webhook_auth:                   # ours: what a webhook request must present
 //!   bearer_token_file: /etc/am-executor/token
 //! ```
@@ -94,6 +95,11 @@ pub struct CommandConfig {
     /// Ours: pass the whole message as JSON in a temp file named by `AMX_PAYLOAD_FILE`.
     #[serde(default)]
     pub payload_file: bool,
+    /// Ours: the command's standard output and error become log lines (`cmd[pid]: line`,
+    /// in the log's format) instead of going straight to the executor's standard error as
+    /// the original's do.
+    #[serde(default)]
+    pub log_output: bool,
 }
 
 /// At most `max` starts of a command per `per`: the fleet-wide circuit breaker for when
@@ -253,6 +259,7 @@ const COMMAND_KEYS: &[&str] = &[
     "cooldown",
     "rate_limit",
     "payload_file",
+    "log_output",
 ];
 
 impl Config {
@@ -320,6 +327,7 @@ impl Config {
                 cooldown: None,
                 rate_limit: None,
                 payload_file: false,
+                log_output: false,
             });
         }
     }
