@@ -776,3 +776,113 @@ fn import_slo_stores_the_generated_rules_once() {
     let wrong = run(dir.path(), &["--database", db, "import-slo", "--period", "7d", spec_arg]);
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("30d or 28d"), "{wrong:?}");
 }
+
+/// Deploy observability: the server's `/metrics` has each host's last deploy, its last
+/// success, the revision live there and the drift check's verdict, and keeps them across a
+/// restart (from the audit trail); `examples/monitoring/promrules-alerts.yml`, loaded into
+/// a real Prometheus that scrapes the real server, turns a failed deploy and a drifted file
+/// into alerts for those hosts and no others.
+#[test]
+fn deploy_metrics_reach_prometheus_and_the_example_alerts_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let scrape_file = dir.path().join("promrules-targets.json");
+    std::fs::write(&scrape_file, "[]").unwrap();
+    let monitoring = format!(
+        "scrape_configs:\n  - job_name: promrules\n    scrape_interval: 1s\n    file_sd_configs:\n      - files: ['{}']\n",
+        scrape_file.display()
+    );
+    let sim = test_support::SimHost::start(63, &monitoring);
+    let alerts = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/monitoring/promrules-alerts.yml");
+    std::fs::copy(&alerts, sim.dir().join("rules/promrules-alerts.yml")).unwrap();
+    let database = dir.path().join("metrics.db");
+    let database = database.to_str().unwrap();
+    let server = Server::start(dir.path(), &["--database", database, "--drift-check-every", "1"]);
+    std::fs::write(&scrape_file, json!([{"targets": [server.address.to_string()]}]).to_string())
+        .unwrap();
+
+    let http = agent();
+    let post = |path: &str, body: Value| {
+        let mut response = http.post(&server.url(path)).send_json(body).unwrap();
+        (response.status().as_u16(), response.body_mut().read_json::<Value>().unwrap())
+    };
+    let host = |name: &str, rule_file: &Path| {
+        json!({"name": name, "address": sim.ip, "ssh_port": sim.ssh_port, "ssh_user": "root",
+               "identity_file": test_support::client_key(), "known_hosts_file": sim.known_hosts_file(),
+               "rule_file": rule_file, "prometheus_url": sim.prometheus_url()})
+    };
+    assert_eq!(post("/api/v1/hosts", host("good", &sim.rule_file())).0, 201);
+    // A rule file Prometheus's `rule_files` does not cover: its deploy fails.
+    assert_eq!(
+        post("/api/v1/hosts", host("bad", &sim.dir().join("elsewhere/promrules.yml"))).0,
+        201
+    );
+    assert_eq!(post("/api/v1/rules", json!({"name": "Watched", "expression": "vector(1)"})).0, 201);
+    let (status, started) = post("/api/v1/deployments", json!({}));
+    assert_eq!(status, 202, "{started}");
+    let finished = test_support::eventually(Duration::from_secs(60), || {
+        let mut response = http.get(&server.url(started["url"].as_str().unwrap())).call().unwrap();
+        let deployment: Value = response.body_mut().read_json().unwrap();
+        deployment["status"] != "running"
+    });
+    assert!(finished, "{}", server.log());
+    // Someone edits the live file by hand: the drift check notices.
+    let mut live = std::fs::read_to_string(sim.rule_file()).unwrap();
+    live.push_str("# edited by hand\n");
+    std::fs::write(sim.rule_file(), live).unwrap();
+
+    let metrics =
+        || http.get(&server.url("/metrics")).call().unwrap().body_mut().read_to_string().unwrap();
+    let drifted = test_support::eventually(Duration::from_secs(30), || {
+        metrics().contains("promrules_deploy_drift{host=\"good\"} 1")
+    });
+    let text = metrics();
+    assert!(drifted, "{text}");
+    for line in [
+        "promrules_deploy_last_failed{host=\"bad\"} 1",
+        "promrules_deploy_last_failed{host=\"good\"} 0",
+        "promrules_deploys_total{host=\"bad\",outcome=\"failed\"} ",
+        "promrules_deploys_total{host=\"good\",outcome=\"deployed\"} 1",
+        "promrules_deploy_last_success_timestamp_seconds{host=\"good\"} ",
+        "promrules_deploy_duration_seconds_count ",
+    ] {
+        assert!(text.contains(line), "no `{line}` in:\n{text}");
+    }
+    assert!(
+        !text.contains("promrules_deploy_last_success_timestamp_seconds{host=\"bad\"}"),
+        "{text}"
+    );
+
+    // Prometheus scrapes the server and evaluates the example alerts: the failed host and
+    // the drifted one, and nothing about a host deployed a moment ago.
+    let firing = |alert: &str, host: &str| {
+        let mut response =
+            http.get(&format!("{}/api/v1/alerts", sim.prometheus_url())).call().unwrap();
+        let answer: Value = response.body_mut().read_json().unwrap();
+        answer["data"]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["labels"]["alertname"] == alert && a["labels"]["host"] == host)
+    };
+    let seen = test_support::eventually(Duration::from_secs(60), || {
+        firing("PromrulesDeployFailed", "bad") && firing("PromrulesDrift", "good")
+    });
+    assert!(seen, "Prometheus's alerts never named them; its log:\n{}", sim.prometheus_log());
+    assert!(!firing("PromrulesDeployFailed", "good") && !firing("PromrulesDrift", "bad"));
+    assert!(!firing("PromrulesHostNotDeployed", "good"));
+
+    // A restarted server knows the hosts' last deploys from the audit trail.
+    let (status, _) = server.terminate();
+    assert!(status.success());
+    let restarted = Server::start(dir.path(), &["--database", database]);
+    let text =
+        http.get(&restarted.url("/metrics")).call().unwrap().body_mut().read_to_string().unwrap();
+    for line in [
+        "promrules_deploy_last_failed{host=\"bad\"} 1",
+        "promrules_deploy_last_success_timestamp_seconds{host=\"good\"} ",
+        "promrules_deploy_drift{host=\"good\"} 1",
+    ] {
+        assert!(text.contains(line), "no `{line}` after a restart:\n{text}");
+    }
+}

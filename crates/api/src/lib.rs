@@ -133,7 +133,11 @@ impl AppState {
             config.heal_label.clone(),
             config.deploy,
         );
-        AppState { store, config: Arc::new(config), metrics: Arc::new(Metrics::new()), rollout }
+        if let Err(error) = rollout.seed_metrics() {
+            log::warn!("deploy metrics start empty: reading the audit trail failed: {error}");
+        }
+        let metrics = Arc::new(Metrics::new(&rollout));
+        AppState { store, config: Arc::new(config), metrics, rollout }
     }
 
     /// The deployment service behind the deploy routes (and the background jobs).

@@ -4,7 +4,10 @@
 //! - `promrules_http_request_duration_seconds{method, route}`: how long they took;
 //! - `promrules_rules{kind}`: stored rules by kind, counted when scraped;
 //! - `promrules_targets{kind}`: stored shards, services, farms, hosts, projects and
-//!   exporters, counted when scraped.
+//!   exporters, counted when scraped;
+//! - the deploy metrics of the server's `Rollout` (`promrules_deploys_total{host, outcome}`,
+//!   `promrules_deploy_last_success_timestamp_seconds{host}`, …; see
+//!   `promrules_rollout::DeployMetrics`).
 //!
 //! Routes are the matched patterns (`/api/v1/rules/{id}`), never raw paths, so ids and
 //! probes for unknown paths cannot blow up the label space.
@@ -55,7 +58,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub(crate) fn new() -> Metrics {
+    /// The server's metrics, and the deploy metrics of `rollout` in the same registry.
+    pub(crate) fn new(rollout: &promrules_rollout::Rollout) -> Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let durations = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
             // 0.25 ms to about 8 s.
@@ -72,6 +76,7 @@ impl Metrics {
         );
         registry.register("rules", "Stored rules by kind", rules.clone());
         registry.register("targets", "Stored target-model entities by kind", targets.clone());
+        rollout.metrics().register(&mut registry);
         Metrics { registry: Mutex::new(registry), requests, durations, rules, targets }
     }
 

@@ -29,10 +29,12 @@
 pub use promrules_deploy::RemotePromtool;
 
 pub use crate::error::RolloutError;
+pub use crate::metrics::DeployMetrics;
 pub use crate::report::{report_table, summarize};
 pub use crate::service::{DeployRequest, DeploySettings, Deployed, Hosts, Rollout, Started};
 
 mod background;
 mod error;
+mod metrics;
 mod report;
 mod service;

@@ -15,6 +15,7 @@ use promrules_model::{DeploymentHost, Store};
 use promrules_yaml::{HealLabel, RenderOptions, Selection};
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::{DeployMetrics, Kind};
 use crate::{RolloutError, summarize};
 
 /// What to deploy, and how. Stored as the audit record's options.
@@ -67,6 +68,7 @@ pub struct Started {
     pub id: i64,
     pub hosts: Vec<Host>,
     request: DeployRequest,
+    actor: String,
 }
 
 /// A finished deploy: its audit id and each host's report, in the hosts' order.
@@ -100,6 +102,7 @@ pub struct Rollout {
     pub(crate) store: Store,
     deployer: Arc<Deployer>,
     settings: DeploySettings,
+    metrics: DeployMetrics,
     heal_label: HealLabel,
     /// Signalled after every change to rules or groups (for auto-deploy).
     pub(crate) changes: Arc<tokio::sync::Notify>,
@@ -138,6 +141,7 @@ impl Rollout {
             store,
             deployer: Arc::new(deployer),
             settings,
+            metrics: DeployMetrics::default(),
             heal_label,
             changes: Arc::new(tokio::sync::Notify::new()),
         }
@@ -146,6 +150,21 @@ impl Rollout {
     /// Closes the SSH connections kept open between deploys; call it when the process stops.
     pub async fn shutdown(&self) {
         self.deployer.shutdown().await;
+    }
+
+    /// The metrics of this process's deploys, for a registry to serve.
+    pub fn metrics(&self) -> &DeployMetrics {
+        &self.metrics
+    }
+
+    /// Starts the deploy metrics' per-host gauges from the audit trail's recent deploys, so
+    /// a restarted process still knows when each host was last deployed.
+    pub fn seed_metrics(&self) -> Result<(), RolloutError> {
+        let recent = promrules_model::Page { limit: Some(1_000), offset: 0 };
+        let (deployments, _) =
+            self.store.list_deployments(&promrules_model::DeploymentFilter::default(), recent)?;
+        self.metrics.seed(&deployments);
+        Ok(())
     }
 
     /// Tells the auto-deploy job that rules or groups changed.
@@ -189,7 +208,7 @@ impl Rollout {
             let options = serde_json::to_value(&request).unwrap_or_default();
             let id = rollout.store.start_deployment(&actor, &options)?;
             log::info!(deployment = id, actor = actor.as_str(); "deployment {id} started by {actor} for {} host(s)", hosts.len());
-            Ok(Started { id, hosts, request })
+            Ok(Started { id, hosts, request, actor })
         })
         .await
     }
@@ -202,7 +221,12 @@ impl Rollout {
         started: Started,
         progress: impl Fn(&HostReport) + Send + Sync + 'static,
     ) -> Result<Deployed, RolloutError> {
-        let Started { id, hosts, request } = started;
+        let Started { id, hosts, request, actor } = started;
+        let kind = match (actor.as_str(), request.dry_run) {
+            ("drift-check", _) => Kind::DriftCheck,
+            (_, true) => Kind::DryRun,
+            (_, false) => Kind::Deploy,
+        };
         let (store, heal_label) = (self.store.clone(), self.heal_label.clone());
         let (revision, targets) = blocking(move || {
             let snapshot = store.snapshot()?;
@@ -228,7 +252,7 @@ impl Rollout {
             remote_promtool: self.settings.remote_promtool,
             ..DeployOptions::default()
         };
-        let audit = self.store.clone();
+        let (audit, metrics) = (self.store.clone(), self.metrics.clone());
         let concurrency = request.concurrency.unwrap_or(8);
         let reports = self
             .deployer
@@ -238,6 +262,7 @@ impl Rollout {
                 {
                     log::error!("recording the deploy of {} failed: {error}", report.host);
                 }
+                metrics.observe(report, kind, revision);
                 progress(report);
             })
             .await;
