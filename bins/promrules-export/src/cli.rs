@@ -64,7 +64,21 @@ pub(crate) enum Command {
         /// Wait until the directory has been quiet this long
         #[arg(long, default_value = "1s", value_parser = parse_interval)]
         debounce: Duration,
+        #[command(flatten)]
+        metrics: MetricsArgs,
     },
+}
+
+/// Where the program's own metrics are served.
+#[derive(Debug, clap::Args)]
+pub(crate) struct MetricsArgs {
+    /// Serve this program's metrics (rounds, failures, reloads, last success) on ADDRESS at /metrics
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) metrics_listen: Option<std::net::SocketAddr>,
+
+    /// Let --metrics-listen listen beyond loopback (the metrics have no authentication)
+    #[arg(long, requires = "metrics_listen")]
+    pub(crate) metrics_insecure: bool,
 }
 
 /// Credentials for a Prometheus behind `--web.config.file` authentication.
@@ -140,6 +154,14 @@ pub(crate) struct FileArgs {
     /// Keep running: poll every INTERVAL (such as 30s) and write and reload only on change
     #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
     pub(crate) watch: Option<Duration>,
+
+    /// With --watch: serve this program's metrics (rounds, failures, reloads, last success) on ADDRESS at /metrics
+    #[arg(long, value_name = "ADDRESS", requires = "watch")]
+    pub(crate) metrics_listen: Option<std::net::SocketAddr>,
+
+    /// Let --metrics-listen listen beyond loopback (the metrics have no authentication)
+    #[arg(long, requires = "metrics_listen")]
+    pub(crate) metrics_insecure: bool,
 }
 
 pub(crate) fn parse_interval(text: &str) -> Result<Duration, String> {

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use promrules_export::{Export, Outcome, Server, Source, What};
+use promrules_export::{Export, ExportMetrics, Outcome, Server, Source, What};
 use promrules_model::Store;
 use promrules_prometheus::{Auth, Prometheus};
 use promrules_targets::Filter;
@@ -32,10 +32,14 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<()> {
     let (file, what, promtool) = match command {
-        Command::ReloadOnChange { dir, reload, auth, debounce } => {
+        Command::ReloadOnChange { dir, reload, auth, debounce, metrics: listen } => {
             let dir = promrules_export::watched_dir(&dir)?;
             let prometheus = prometheus(&reload, &auth)?;
-            return Ok(promrules_export::reload_on_change(&dir, &prometheus, debounce)?);
+            let metrics = ExportMetrics::default();
+            if let Some(address) = listen.metrics_listen {
+                metrics.serve(address, listen.metrics_insecure)?;
+            }
+            return Ok(promrules_export::reload_on_change(&dir, &prometheus, debounce, &metrics)?);
         }
         Command::Targets { file, service, project } => {
             let filter = Filter { shard: file.shard.clone(), service, project };
@@ -64,9 +68,15 @@ fn run(command: Command) -> anyhow::Result<()> {
         report(&export, outcome, log::Level::Info);
         return Ok(());
     };
+    let metrics = ExportMetrics::default();
+    if let Some(address) = file.metrics_listen {
+        metrics.serve(address, file.metrics_insecure)?;
+    }
     log::info!("exporting `{}` every {interval:?}", file.out.display());
     loop {
-        match export.run_once() {
+        let round = export.run_once();
+        metrics.round(&round);
+        match round {
             Ok(outcome) => report(&export, outcome, log::Level::Debug),
             Err(error) => log::error!("{error}"),
         }

@@ -133,6 +133,7 @@ fn watch_writes_and_reloads_only_on_change_and_prometheus_scrapes_the_file() {
     let out = targets_file().display().to_string();
     let _ = std::fs::remove_file(targets_file());
     let before = host.last_reload();
+    let metrics_address = format!("127.0.0.1:{}", test_support::free_port("127.0.0.1"));
     let running = Running::start(
         &[
             "targets",
@@ -145,6 +146,8 @@ fn watch_writes_and_reloads_only_on_change_and_prometheus_scrapes_the_file() {
             "500ms",
             "--mode",
             "640",
+            "--metrics-listen",
+            &metrics_address,
         ],
         dir.path().join("export.log"),
     );
@@ -203,6 +206,34 @@ fn watch_writes_and_reloads_only_on_change_and_prometheus_scrapes_the_file() {
     std::thread::sleep(Duration::from_millis(1_500));
     assert_eq!(host.last_reload(), second, "one reload per change");
     assert_eq!(running.log().matches("reloaded it").count(), 2, "{}", running.log());
+
+    // Its own metrics say the same.
+    let metrics = metrics(&metrics_address);
+    for line in [
+        "promrules_export_rounds_total{outcome=\"reloaded\"} 2",
+        "promrules_export_reloads_total{result=\"ok\"} 2",
+        "promrules_export_reloads_total{result=\"failed\"} 0",
+        "promrules_export_failures_total 0",
+        "promrules_export_last_success_timestamp_seconds ",
+    ] {
+        assert!(metrics.contains(line), "no `{line}` in:\n{metrics}");
+    }
+    let unchanged = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("promrules_export_rounds_total{outcome=\"unchanged\"} "))
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_default();
+    assert!(unchanged >= 2, "{metrics}");
+}
+
+/// The text of an export's `/metrics`.
+fn metrics(address: &str) -> String {
+    ureq::get(&format!("http://{address}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap()
 }
 
 #[test]
@@ -389,8 +420,11 @@ fn a_missing_database_is_an_error_not_an_empty_file() {
     assert_eq!(output.status.code(), Some(2), "--database or --from is required");
 }
 
-/// `promrules-export reload-on-change DIR` for `host`'s Prometheus, once it watches.
+/// `promrules-export reload-on-change DIR` for `host`'s Prometheus, once it watches, with
+/// its metrics on `log_dir`'s `metrics-address` file's address.
 fn reload_on_change(host: &SimHost, dir: &Path, log_dir: &Path) -> Running {
+    let metrics_address = format!("127.0.0.1:{}", test_support::free_port("127.0.0.1"));
+    std::fs::write(log_dir.join("metrics-address"), &metrics_address).unwrap();
     let running = Running::start(
         &[
             "reload-on-change",
@@ -399,6 +433,8 @@ fn reload_on_change(host: &SimHost, dir: &Path, log_dir: &Path) -> Running {
             &host.prometheus_url(),
             "--debounce",
             "200ms",
+            "--metrics-listen",
+            &metrics_address,
         ],
         log_dir.join("watch.log"),
     );
@@ -422,6 +458,25 @@ fn configmap_swap(dir: &Path, version: u32, content: &str) {
     }
 }
 
+/// The metrics have no authentication: beyond loopback they need `--metrics-insecure`.
+#[test]
+fn metrics_beyond_loopback_need_an_explicit_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = format!("0.0.0.0:{}", test_support::free_port("127.0.0.1"));
+    let output = export(&[
+        "reload-on-change",
+        &dir.path().display().to_string(),
+        "--reload",
+        "http://127.0.0.1:9",
+        "--metrics-listen",
+        &open,
+    ]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("--metrics-insecure"), "{}", stderr(&output));
+    let output = export(&["targets", "out.json", "--database", "x.db", "--metrics-listen", &open]);
+    assert_eq!(output.status.code(), Some(2), "--metrics-listen needs --watch");
+}
+
 #[test]
 fn reload_on_change_follows_a_configmap_swap() {
     let host = prometheus();
@@ -438,6 +493,12 @@ fn reload_on_change_follows_a_configmap_swap() {
     wait_for("the new rule to load", || (host.loaded_rules() == ["FromConfigMap"]).then_some(()));
     let reloaded = host.last_reload();
     assert!(reloaded > before);
+    let address = std::fs::read_to_string(log_dir.path().join("metrics-address")).unwrap();
+    let counted = wait_for("the reload to be counted", || {
+        let text = metrics(&address);
+        text.contains("promrules_export_reloads_total{result=\"ok\"} 1").then_some(text)
+    });
+    assert!(counted.contains("promrules_export_last_success_timestamp_seconds "), "{counted}");
 
     // Same content under a new version, and a hidden temp file: no reload.
     configmap_swap(&rules_dir, 3, &rule("FromConfigMap"));

@@ -77,31 +77,43 @@ async fn run_connected(
             }
         }
     };
+    // The check here runs while the file is backed up and uploaded (a dry run waits for
+    // it); the rename waits for its verdict.
+    let check_here = async {
+        let Some(promtool) = &local else { return Ok(()) };
+        deployer.promtools.check(promtool, &hex_sha256(content), content).await.map_err(|output| {
+            StepError::LocalPromtool {
+                host: host.name.clone(),
+                version: promtool.version.clone(),
+                output,
+            }
+        })
+    };
     let mut checked = match (&local, mode) {
-        (Some(promtool), _) => {
-            deployer.promtools.check(promtool, &hex_sha256(content), content).await.map_err(
-                |output| StepError::LocalPromtool {
-                    host: host.name.clone(),
-                    version: promtool.version.clone(),
-                    output,
-                },
-            )?;
-            format!("checked by promtool {} here", promtool.version)
-        }
+        (Some(promtool), _) => format!("checked by promtool {} here", promtool.version),
         (None, RemotePromtool::Never) => "not checked by promtool".to_owned(),
         (None, _) => String::new(),
     };
     if options.dry_run {
+        check_here.await?;
         return Ok(Finished::new(Outcome::WouldChange, lines, &diff));
     }
     if !remote.has_atomic_rename() {
         return Err(StepError::NoAtomicRename { host: host.name.clone() });
     }
 
-    if let Some(live) = &live {
-        back_up(host, remote, &backup_dir, live, options.backups).await?;
+    let upload = async {
+        if let Some(live) = &live {
+            back_up(host, remote, &backup_dir, live, options.backups).await?;
+        }
+        remote.write_synced(&temp, content).await
+    };
+    let (verdict, uploaded) = tokio::join!(check_here, upload);
+    uploaded?;
+    if let Err(refused) = verdict {
+        remote.remove(&temp).await?;
+        return Err(refused);
     }
-    remote.write_synced(&temp, content).await?;
     if local.is_none() && mode != RemotePromtool::Never {
         match check_with_promtool(host, remote, &temp).await {
             Ok(true) => checked = "checked by the host's promtool".to_owned(),

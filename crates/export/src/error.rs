@@ -32,6 +32,10 @@ pub enum ExportError {
     #[error(transparent)]
     Client(PrometheusError),
 
+    /// The metrics endpoint cannot listen where asked.
+    #[error("serving metrics on {address}: {problem}")]
+    Metrics { address: std::net::SocketAddr, problem: String },
+
     /// `--shard` names no stored shard.
     #[error("no shard named `{0}`")]
     UnknownShard(String),

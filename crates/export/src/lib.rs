@@ -32,9 +32,11 @@
 
 pub use crate::error::ExportError;
 pub use crate::export::{DEFAULT_MAX_SIZE, Export, Outcome, Server, Source, What};
+pub use crate::metrics::ExportMetrics;
 pub use crate::on_change::{content_digest, reload_on_change, watched_dir};
 pub use promrules_prometheus::find_promtool;
 
 mod error;
 mod export;
+mod metrics;
 mod on_change;

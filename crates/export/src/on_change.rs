@@ -62,6 +62,7 @@ pub fn reload_on_change(
     dir: &Path,
     prometheus: &Prometheus,
     debounce: Duration,
+    metrics: &crate::ExportMetrics,
 ) -> Result<(), ExportError> {
     let watch_error = |problem: String| ExportError::Watch { path: dir.to_path_buf(), problem };
     let (sender, events) = mpsc::channel();
@@ -136,7 +137,9 @@ pub fn reload_on_change(
             continue;
         }
         last = now;
-        match prometheus.reload() {
+        let reloaded = prometheus.reload();
+        metrics.reload(reloaded.is_ok());
+        match reloaded {
             Ok(()) => log::info!("`{}` changed; reloaded {}", dir.display(), prometheus.url()),
             Err(error) => log::error!(
                 "`{}` changed; reloading Prometheus at `{}`: {error}",
