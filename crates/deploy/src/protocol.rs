@@ -109,7 +109,11 @@ async fn run_connected(
         remote.write_synced(&temp, content).await
     };
     let (verdict, uploaded) = tokio::join!(check_here, upload);
-    uploaded?;
+    if let Err(error) = uploaded {
+        // A full disk leaves a partial temp file: take it away, or it keeps the disk full.
+        let _ = remote.remove(&temp).await;
+        return Err(error);
+    }
     if let Err(refused) = verdict {
         remote.remove(&temp).await?;
         return Err(refused);
@@ -265,7 +269,11 @@ async fn back_up(
     // A sortable UTC timestamp with microseconds.
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
     let name = host.rule_file_name();
-    remote.write_synced(&dir.join(format!("{name}.{stamp}")), live).await?;
+    let backup = dir.join(format!("{name}.{stamp}"));
+    if let Err(error) = remote.write_synced(&backup, live).await {
+        let _ = remote.remove(&backup).await;
+        return Err(error);
+    }
     let prefix = format!("{name}.");
     let mut backups: Vec<String> =
         remote.list(dir).await?.into_iter().filter(|n| n.starts_with(&prefix)).collect();

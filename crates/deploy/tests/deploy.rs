@@ -508,3 +508,87 @@ fn fields_newer_than_the_hosts_prometheus_are_refused_before_touching_it() {
     let restored = deploy(&deployer, &host, &before, &DeployOptions::default());
     assert_eq!(restored.outcome, Outcome::Deployed, "{}", restored.message);
 }
+
+/// The fault matrix, part: the rules directory gone from the host fails at the upload,
+/// naming the step and the path, with nothing left behind; a rollback whose own reload
+/// fails says `ROLLBACK FAILED` and still leaves the previous file on disk, byte for byte.
+#[test]
+fn a_missing_rules_directory_and_a_failed_rollback_are_named() {
+    let sim = SimHost::start(5, "");
+    let (deployer, host) = (deployer(), host(&sim));
+    let old = rules("old", &["Old"]);
+    assert_eq!(
+        deploy(&deployer, &host, &old, &DeployOptions::default()).outcome,
+        Outcome::Deployed
+    );
+
+    // The reload command fails every time: the new file's reload and the rollback's.
+    let mut failing = host.clone();
+    failing.reload = ReloadMethod::Command("exit 3".into());
+    let report = deploy(&deployer, &failing, &rules("new", &["New"]), &DeployOptions::default());
+    assert_eq!(report.outcome, Outcome::Failed, "{}", report.message);
+    assert!(
+        report.message.contains("ROLLBACK FAILED") && report.message.contains("exit 3"),
+        "{}",
+        report.message
+    );
+    assert_eq!(std::fs::read(sim.rule_file()).unwrap(), old, "the previous file is on disk");
+    assert_eq!(sim.loaded_rules(), ["Old"], "Prometheus never loaded the new one");
+
+    // The directory is gone (a wiped volume): the upload step fails and says where.
+    let rules_dir = sim.rule_file().parent().unwrap().to_owned();
+    std::fs::remove_dir_all(&rules_dir).unwrap();
+    let report = deploy(&deployer, &host, &rules("new", &["New"]), &DeployOptions::default());
+    assert_eq!(report.outcome, Outcome::Failed, "{}", report.message);
+    assert!(
+        report.message.contains("creating")
+            && report.message.contains(&rules_dir.display().to_string()),
+        "the message names the step and the path: {}",
+        report.message
+    );
+    assert!(!rules_dir.exists(), "nothing was created in its place");
+}
+
+/// The fault matrix, part: the rules directory full (a 64 KiB tmpfs mounted there) fails
+/// the upload of a larger file, naming the step; the live file stays byte for byte and
+/// neither a partial temp file nor a partial backup is left filling the disk.
+#[test]
+fn a_full_rules_directory_fails_the_upload_and_leaves_nothing_behind() {
+    let sim = SimHost::start(6, "");
+    let rules_dir = sim.rule_file().parent().unwrap().to_owned();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&rules_dir)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mounting a tmpfs needs root, as the suite runs");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(rules_dir.clone());
+    let (deployer, host) = (deployer(), host(&sim));
+    let old = rules("small", &["Small"]);
+    let report = deploy(&deployer, &host, &old, &DeployOptions::default());
+    assert_eq!(report.outcome, Outcome::Deployed, "{}", report.message);
+
+    let names: Vec<String> = (0..1200).map(|n| format!("Big{n}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let big = rules("big", &names);
+    assert!(big.len() > 64 * 1024, "{} bytes", big.len());
+    let report = deploy(&deployer, &host, &big, &no_promtool());
+    assert_eq!(report.outcome, Outcome::Failed, "{}", report.message);
+    assert!(report.message.contains("writing"), "names the step: {}", report.message);
+    assert_eq!(std::fs::read(sim.rule_file()).unwrap(), old, "the live file is as it was");
+    assert_eq!(sim.loaded_rules(), ["Small"]);
+    let mut left: Vec<String> = std::fs::read_dir(&rules_dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, [".promrules-backups", "promrules.yml"], "no temp file left");
+    let backups = std::fs::read_dir(rules_dir.join(".promrules-backups")).unwrap().count();
+    assert_eq!(backups, 1, "the first deploy's backup, and no partial one");
+}
