@@ -56,9 +56,12 @@ pub(crate) enum Command {
     ReloadOnChange {
         /// The directory to watch
         dir: PathBuf,
-        /// Prometheus to reload: its base URL or its /-/reload URL
-        #[arg(long, value_name = "URL")]
-        reload: String,
+        /// Prometheus to reload: its base URL or its /-/reload URL (repeat for several)
+        #[arg(long, value_name = "URL", required = true)]
+        reload: Vec<String>,
+        /// A --reload URL whose host is a name stands for every address it resolves to (tasks.prometheus)
+        #[arg(long)]
+        reload_all_addresses: bool,
         #[command(flatten)]
         auth: ReloadAuth,
         /// Wait until the directory has been quiet this long
@@ -132,9 +135,13 @@ pub(crate) struct FileArgs {
     #[arg(long, default_value = "644", value_parser = parse_mode)]
     pub(crate) mode: u32,
 
-    /// After a change, reload this Prometheus (base URL or /-/reload URL) and verify it
+    /// After a change, reload this Prometheus (base URL or /-/reload URL) and verify it; repeat for several
     #[arg(long, value_name = "URL")]
-    pub(crate) reload: Option<String>,
+    pub(crate) reload: Vec<String>,
+
+    /// A --reload URL whose host is a name stands for every address it resolves to at each reload (tasks.prometheus)
+    #[arg(long, requires = "reload")]
+    pub(crate) reload_all_addresses: bool,
 
     #[command(flatten)]
     pub(crate) auth: ReloadAuth,

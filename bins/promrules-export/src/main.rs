@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use promrules_export::{Export, ExportMetrics, Outcome, Server, Source, What};
+use promrules_export::{Export, ExportMetrics, Outcome, Reloads, Server, Source, What};
 use promrules_model::Store;
 use promrules_prometheus::{Auth, Prometheus};
 use promrules_targets::Filter;
@@ -32,14 +32,21 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<()> {
     let (file, what, promtool) = match command {
-        Command::ReloadOnChange { dir, reload, auth, debounce, metrics: listen } => {
+        Command::ReloadOnChange {
+            dir,
+            reload,
+            reload_all_addresses,
+            auth,
+            debounce,
+            metrics: listen,
+        } => {
             let dir = promrules_export::watched_dir(&dir)?;
-            let prometheus = prometheus(&reload, &auth)?;
+            let reload = reloads(&reload, reload_all_addresses, &auth)?;
             let metrics = ExportMetrics::default();
             if let Some(address) = listen.metrics_listen {
                 metrics.serve(address, listen.metrics_insecure)?;
             }
-            return Ok(promrules_export::reload_on_change(&dir, &prometheus, debounce, &metrics)?);
+            return Ok(promrules_export::reload_on_change(&dir, &reload, debounce, &metrics)?);
         }
         Command::Targets { file, service, project } => {
             let filter = Filter { shard: file.shard.clone(), service, project };
@@ -58,7 +65,7 @@ fn run(command: Command) -> anyhow::Result<()> {
     let source = source(&file)?;
     let mut export = Export::new(source, what, file.out.clone());
     export.mode = file.mode;
-    export.reload = file.reload.as_deref().map(|url| prometheus(url, &file.auth)).transpose()?;
+    export.reload = reloads(&file.reload, file.reload_all_addresses, &file.auth)?;
     export.promtool = promtool;
     export.allow_empty = file.allow_empty;
     export.follow_symlink = file.follow_symlink;
@@ -82,6 +89,12 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
         std::thread::sleep(interval);
     }
+}
+
+/// The servers of `--reload` (each with the same credentials).
+fn reloads(urls: &[String], all_addresses: bool, auth: &ReloadAuth) -> anyhow::Result<Reloads> {
+    let servers = urls.iter().map(|url| prometheus(url, auth)).collect::<anyhow::Result<_>>()?;
+    Ok(Reloads { servers, all_addresses })
 }
 
 fn prometheus(url: &str, auth: &ReloadAuth) -> anyhow::Result<Prometheus> {
@@ -116,17 +129,14 @@ fn source(file: &FileArgs) -> anyhow::Result<Source> {
 /// run, from cron; debug in `--watch`, which would otherwise say it every interval).
 fn report(export: &Export, outcome: Outcome, quiet: log::Level) {
     let out = export.out.display();
-    match (outcome, &export.reload) {
-        (Outcome::Unchanged, _) => log::log!(quiet, "`{out}` is unchanged"),
-        (Outcome::Written, _) => log::info!("wrote `{out}`"),
-        (Outcome::Reloaded, Some(prometheus)) => {
-            log::info!("wrote `{out}`; {} reloaded it", prometheus.url());
-        }
-        (Outcome::Reloaded, None) => log::info!("wrote `{out}`"),
-        (Outcome::ReloadRetried, _) => {
+    match outcome {
+        Outcome::Unchanged => log::log!(quiet, "`{out}` is unchanged"),
+        Outcome::Written => log::info!("wrote `{out}`"),
+        Outcome::Reloaded => log::info!("wrote `{out}`; {} reloaded it", export.reload.describe()),
+        Outcome::ReloadRetried => {
             log::info!("reloaded `{out}` (its earlier reload had failed)")
         }
-        (Outcome::KnownBad, _) => {
+        Outcome::KnownBad => {
             log::log!(
                 quiet,
                 "the content that failed before is unchanged; `{out}` keeps the previous one"

@@ -866,3 +866,52 @@ fn only_a_regular_file_is_replaced() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("larger than --max-size"), "{}", stderr(&output));
 }
+
+/// Reload fan-out: an HA pair reading one rule file (the second's file is a symlink to the
+/// first's) is reloaded and verified on both with `--reload` twice, and the run names each;
+/// with one of them down the file is left alone and the run fails naming that one.
+/// `--reload-all-addresses` with an address URL is that address.
+#[test]
+fn reload_fans_out_to_every_prometheus_and_fails_naming_the_one_that_failed() {
+    let host = prometheus();
+    let mut pair = SimHost::start(64, "");
+    std::fs::remove_file(pair.rule_file()).unwrap();
+    std::os::unix::fs::symlink(host.rule_file(), pair.rule_file()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, url) = database(dir.path());
+    let rule = |name: &str| RuleSpec { name: Some(name.into()), ..RuleSpec::alert("up == 0") };
+    let first = store.create_rule(&rule("FannedOut")).unwrap();
+    let out = host.rule_file().display().to_string();
+    let (one, two) = (host.prometheus_url(), pair.prometheus_url());
+    let run = |extra: &[&str]| {
+        let mut args = vec!["rules", &out, "--database", &url, "--no-promtool"];
+        args.extend(extra);
+        export(&args)
+    };
+
+    let output = run(&["--reload", &one, "--reload", &two]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let said = stderr(&output);
+    assert!(said.contains(&one) && said.contains(&two), "names both: {said}");
+    assert_eq!(host.loaded_rules(), ["FannedOut"]);
+    assert_eq!(pair.loaded_rules(), ["FannedOut"]);
+
+    // One of the pair is down: the new file is not written, and the run names which.
+    pair.stop_prometheus();
+    let mut renamed = rule("FannedOutAgain");
+    renamed.expression = "up == 1".into();
+    store.update_rule(first.id, &renamed).unwrap();
+    let before = std::fs::read(host.rule_file()).unwrap();
+    let output = run(&["--reload", &one, "--reload", &two]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains(&two), "{}", stderr(&output));
+    assert_eq!(std::fs::read(host.rule_file()).unwrap(), before, "the file is left alone");
+    pair.start_prometheus();
+
+    // An address stands for itself with --reload-all-addresses.
+    let output = run(&["--reload", &one, "--reload", &two, "--reload-all-addresses"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(host.loaded_rules(), ["FannedOutAgain"]);
+    assert_eq!(pair.loaded_rules(), ["FannedOutAgain"]);
+    std::fs::write(host.rule_file(), "groups: []\n").unwrap();
+}

@@ -61,6 +61,10 @@ pub enum ExportError {
         source: PrometheusError,
     },
 
+    /// Several Prometheus servers were to be reloaded and some failed; each is named.
+    #[error("reloading failed on {} of {} Prometheus servers: {}", failures.len(), failures.len() + reloaded.len(), failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Reloads { failures: Vec<ExportError>, reloaded: Vec<String> },
+
     /// A rule file's reload failed and the previous file was put back (or the new one
     /// removed, when there was none before), then Prometheus reloaded again.
     #[error("{reload}; {rollback}")]
@@ -83,4 +87,16 @@ pub enum ExportError {
     /// Watching a directory failed.
     #[error("watching `{}`: {problem}", path.display())]
     Watch { path: PathBuf, problem: String },
+}
+
+impl ExportError {
+    /// Whether a Prometheus refused the content itself (rather than being unreachable):
+    /// such content is not tried again until it changes.
+    pub fn is_rejection(&self) -> bool {
+        match self {
+            ExportError::Reload { source, .. } => source.is_rejection(),
+            ExportError::Reloads { failures, .. } => failures.iter().any(ExportError::is_rejection),
+            _ => false,
+        }
+    }
 }

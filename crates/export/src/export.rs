@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use promrules_model::Store;
-use promrules_prometheus::Prometheus;
 use promrules_targets::{Filter, Written, file_sd, to_json, write_checked};
 use promrules_yaml::{HealLabel, RenderOptions, Selection};
 use sha2::{Digest, Sha256};
 
 use crate::ExportError;
+use crate::reloads::Reloads;
 
 /// The default of `--max-size`: the largest answer or existing file read, in bytes.
 pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
@@ -193,8 +193,8 @@ pub struct Export {
     pub out: PathBuf,
     /// The file's permissions, such as 0o644.
     pub mode: u32,
-    /// Reload and verify this Prometheus after each change.
-    pub reload: Option<Prometheus>,
+    /// Reload and verify these Prometheus servers after each change.
+    pub reload: Reloads,
     /// `promtool`, to check a rule file before it replaces the old one.
     pub promtool: Option<PathBuf>,
     /// Let a file with no targets (or no rule groups) replace one that has some. Off by
@@ -219,7 +219,7 @@ impl Export {
             what,
             out,
             mode: 0o644,
-            reload: None,
+            reload: Reloads::default(),
             promtool: None,
             allow_empty: false,
             follow_symlink: false,
@@ -238,13 +238,12 @@ impl Export {
         let previous = self.read_out()?;
         if previous.as_deref() == Some(&content[..]) {
             self.failed = None;
-            return match (&self.reload, self.reload_pending) {
-                (Some(prometheus), true) => {
-                    reload(prometheus)?;
-                    self.reload_pending = false;
-                    Ok(Outcome::ReloadRetried)
-                }
-                _ => Ok(Outcome::Unchanged),
+            return if !self.reload.is_empty() && self.reload_pending {
+                self.reload.reload()?;
+                self.reload_pending = false;
+                Ok(Outcome::ReloadRetried)
+            } else {
+                Ok(Outcome::Unchanged)
             };
         }
         if !self.allow_empty
@@ -257,10 +256,10 @@ impl Export {
             return Ok(Outcome::KnownBad);
         }
         let is_rules = matches!(self.what, What::Rules { .. });
-        if is_rules && let Some(prometheus) = &self.reload {
+        if is_rules && !self.reload.is_empty() {
             // With Prometheus down, a new rule file could be neither verified nor rolled
             // back usefully: leave the old one and try again next round.
-            prometheus.reload_state().map_err(|source| reload_error(prometheus, source))?;
+            self.reload.reachable()?;
         }
         let promtool = self.promtool.as_deref().filter(|_| is_rules);
         let target = self.write_path();
@@ -278,8 +277,10 @@ impl Export {
                 return Err(error.into());
             }
         }
-        let Some(prometheus) = &self.reload else { return Ok(Outcome::Written) };
-        let Err(error) = reload(prometheus) else {
+        if self.reload.is_empty() {
+            return Ok(Outcome::Written);
+        }
+        let Err(error) = self.reload.reload() else {
             self.failed = None;
             self.reload_pending = false;
             return Ok(Outcome::Reloaded);
@@ -294,7 +295,7 @@ impl Export {
         // would break its next start: put the previous one back. Content Prometheus
         // rejected is not tried again until it changes; after any other failure (it went
         // away mid-reload), the next round tries again.
-        if matches!(&error, ExportError::Reload { source, .. } if source.is_rejection()) {
+        if error.is_rejection() {
             self.failed = Some(digest);
         }
         let (restored, done) = match &previous {
@@ -312,8 +313,8 @@ impl Export {
             ),
         };
         let out = self.out.display();
-        let rollback = match restored.map(|()| reload(prometheus)) {
-            Ok(Ok(())) => format!("{done} `{out}` and reloaded it"),
+        let rollback = match restored.map(|()| self.reload.reload()) {
+            Ok(Ok(_)) => format!("{done} `{out}` and reloaded it"),
             Ok(Err(second)) => format!("{done} `{out}`, but reloading it failed: {second}"),
             Err(error) => format!("rolling back failed too: {error}"),
         };
@@ -368,18 +369,6 @@ impl Export {
             self.out.clone()
         }
     }
-}
-
-/// Reloads `prometheus` and proves it through the reload metrics.
-fn reload(prometheus: &Prometheus) -> Result<(), ExportError> {
-    prometheus.reload().map_err(|source| reload_error(prometheus, source))
-}
-
-fn reload_error(
-    prometheus: &Prometheus,
-    source: promrules_prometheus::PrometheusError,
-) -> ExportError {
-    ExportError::Reload { url: prometheus.url().to_owned(), source }
 }
 
 /// Whether `content` scrapes nothing (a target file without targets) or holds no rule

@@ -15,7 +15,7 @@
 //! # Example
 //!
 //! ```no_run
-//! use promrules_export::{Export, Source, What};
+//! use promrules_export::{Export, Reloads, Source, What};
 //! use promrules_prometheus::Prometheus;
 //! use promrules_targets::Filter;
 //!
@@ -25,7 +25,7 @@
 //!     What::Targets(Filter { shard: Some("eu-1".into()), ..Filter::default() }),
 //!     "/etc/prometheus/targets/promrules.json".into(),
 //! );
-//! export.reload = Some(Prometheus::new("http://127.0.0.1:9090"));
+//! export.reload = Reloads::one(Prometheus::new("http://127.0.0.1:9090"));
 //! let outcome = export.run_once()?; // Unchanged, Written, Reloaded, …
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -34,9 +34,11 @@ pub use crate::error::ExportError;
 pub use crate::export::{DEFAULT_MAX_SIZE, Export, Outcome, Server, Source, What};
 pub use crate::metrics::ExportMetrics;
 pub use crate::on_change::{content_digest, reload_on_change, watched_dir};
+pub use crate::reloads::Reloads;
 pub use promrules_prometheus::find_promtool;
 
 mod error;
 mod export;
 mod metrics;
 mod on_change;
+mod reloads;

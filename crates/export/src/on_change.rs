@@ -17,8 +17,6 @@ use std::time::{Duration, Instant};
 use notify::{RecursiveMode, Watcher};
 use sha2::{Digest, Sha256};
 
-use promrules_prometheus::Prometheus;
-
 use crate::ExportError;
 
 /// A digest of the visible files under `dir`: relative paths and contents, in name order.
@@ -60,7 +58,7 @@ pub fn content_digest(dir: &Path) -> std::io::Result<Vec<u8>> {
 /// noticed within a second and watched anew.
 pub fn reload_on_change(
     dir: &Path,
-    prometheus: &Prometheus,
+    reload: &crate::Reloads,
     debounce: Duration,
     metrics: &crate::ExportMetrics,
 ) -> Result<(), ExportError> {
@@ -99,7 +97,7 @@ pub fn reload_on_change(
         }
     };
     let mut last = content_digest(dir).map_err(|e| watch_error(e.to_string()))?;
-    log::info!("watching `{}`; reloading {} on changes", dir.display(), prometheus.url());
+    log::info!("watching `{}`; reloading {} on changes", dir.display(), reload.describe());
     loop {
         let woken = match events.recv_timeout(RECHECK) {
             Ok(Ok(event)) => is_change(&event),
@@ -137,15 +135,11 @@ pub fn reload_on_change(
             continue;
         }
         last = now;
-        let reloaded = prometheus.reload();
+        let reloaded = reload.reload();
         metrics.reload(reloaded.is_ok());
         match reloaded {
-            Ok(()) => log::info!("`{}` changed; reloaded {}", dir.display(), prometheus.url()),
-            Err(error) => log::error!(
-                "`{}` changed; reloading Prometheus at `{}`: {error}",
-                dir.display(),
-                prometheus.url()
-            ),
+            Ok(urls) => log::info!("`{}` changed; reloaded {}", dir.display(), urls.join(", ")),
+            Err(error) => log::error!("`{}` changed; {error}", dir.display()),
         }
     }
 }

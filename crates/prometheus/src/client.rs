@@ -141,6 +141,45 @@ impl Prometheus {
         &self.base
     }
 
+    /// A client for each address the URL's host name resolves to now, with the same
+    /// credentials and transport: a name that stands for several servers (Docker Swarm's
+    /// `tasks.prometheus`, a headless Kubernetes service) reloads each. A URL whose host is
+    /// an address is itself. https is refused: a certificate names the host, not each of
+    /// its addresses, so they could not be verified.
+    pub fn each_address(&self) -> Result<Vec<Prometheus>, PrometheusError> {
+        let refuse = |problem: String| PrometheusError::Resolve { url: self.base.clone(), problem };
+        let url = url::Url::parse(&self.base).map_err(|e| refuse(e.to_string()))?;
+        let (host, port) = match (url.host(), url.port_or_known_default()) {
+            (Some(url::Host::Domain(name)), Some(port)) => (name.to_owned(), port),
+            (Some(_), Some(_)) => return Ok(vec![self.clone()]),
+            _ => return Err(refuse("the URL names no host and port".into())),
+        };
+        if url.scheme() != "http" {
+            return Err(refuse(format!(
+                "only http URLs can stand for every address of their host (a certificate names `{host}`, not its addresses)"
+            )));
+        }
+        let mut addresses: Vec<std::net::IpAddr> =
+            std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+                .map_err(|e| refuse(e.to_string()))?
+                .map(|address| address.ip())
+                .collect();
+        addresses.sort();
+        addresses.dedup();
+        if addresses.is_empty() {
+            return Err(refuse(format!("`{host}` resolves to no address")));
+        }
+        addresses
+            .into_iter()
+            .map(|ip| {
+                let mut each = url.clone();
+                each.set_ip_host(ip).map_err(|()| refuse(format!("cannot use address {ip}")))?;
+                let base = each.as_str().trim_end_matches('/').to_owned();
+                Ok(Prometheus { agent: self.agent.clone(), base, auth: self.auth.clone() })
+            })
+            .collect()
+    }
+
     fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<String, PrometheusError> {
         let mut request = self.agent.get(format!("{}{path}", self.base));
         for (name, value) in query {
@@ -479,6 +518,25 @@ mod tests {
         assert_eq!(info("v3.0.0-rc.1").semver(), Some((3, 0, 0)));
         assert_eq!(info("3.1").semver(), Some((3, 1, 0)));
         assert_eq!(info("main").semver(), None);
+    }
+
+    /// A name stands for each address it resolves to (the system resolver: `localhost` is
+    /// 127.0.0.1 on every machine the suite runs on); an address is itself; https refused.
+    #[test]
+    fn each_address_of_a_name() {
+        let at = |url: &str| {
+            Prometheus::new(url)
+                .each_address()
+                .map(|all| all.iter().map(|p| p.url().to_owned()).collect::<Vec<_>>())
+        };
+        let local = at("http://localhost:9090/").unwrap();
+        assert!(local.contains(&"http://127.0.0.1:9090".to_owned()), "{local:?}");
+        assert!(local.iter().all(|url| url.ends_with(":9090")), "{local:?}");
+        assert_eq!(at("http://127.0.0.5:9091/-/reload").unwrap(), ["http://127.0.0.5:9091"]);
+        assert_eq!(at("http://localhost/prom").unwrap()[0], "http://127.0.0.1/prom");
+        let https = at("https://localhost:9090").unwrap_err().to_string();
+        assert!(https.contains("only http URLs"), "{https}");
+        assert!(at("http://promrules-no-such-host.invalid:9090").is_err());
     }
 
     #[test]

@@ -32,6 +32,10 @@ pub enum PrometheusError {
     #[error("promtool: {problem}")]
     Promtool { problem: String },
 
+    /// The URL's host name could not be resolved to the servers it stands for.
+    #[error("resolving the host of {url}: {problem}")]
+    Resolve { url: String, problem: String },
+
     /// A file holding a credential is unreadable or malformed (its content is never shown).
     #[error("credentials file `{}`: {problem}", path.display())]
     Secret { path: PathBuf, problem: String },
