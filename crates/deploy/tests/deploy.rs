@@ -592,3 +592,33 @@ fn a_full_rules_directory_fails_the_upload_and_leaves_nothing_behind() {
     let backups = std::fs::read_dir(rules_dir.join(".promrules-backups")).unwrap().count();
     assert_eq!(backups, 1, "the first deploy's backup, and no partial one");
 }
+
+/// A fleet of twenty hosts: one deploy with bounded concurrency reaches every host (each
+/// serves exactly the deployed rules, each reported as it completes), and the next deploy
+/// of the same file finds all twenty unchanged.
+#[test]
+fn twenty_hosts_get_one_deploy_and_then_nothing_to_do() {
+    let fleet = SimHost::start_many(21, 20, "");
+    let deployer = deployer();
+    let runtime = runtime();
+    let content = rules("twenty", &["TwentyA", "TwentyB"]);
+    let targets = || fleet.iter().map(|sim| (host(sim), content.clone())).collect();
+    let progress = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&progress);
+    let reports = runtime.block_on(deployer.deploy_fleet(
+        targets(),
+        &DeployOptions::default(),
+        8,
+        move |report| seen.lock().unwrap().push(report.host.clone()),
+    ));
+    assert_eq!(progress.lock().unwrap().len(), 20, "each host reported as it completed");
+    for (sim, report) in fleet.iter().zip(&reports) {
+        assert_eq!(report.host, sim.name, "reports in the hosts' order");
+        assert_eq!(report.outcome, Outcome::Deployed, "{}: {}", report.host, report.message);
+        assert_eq!(sim.loaded_rules(), ["TwentyA", "TwentyB"], "{}", sim.name);
+    }
+    let again =
+        runtime.block_on(deployer.deploy_fleet(targets(), &DeployOptions::default(), 8, |_| {}));
+    assert!(again.iter().all(|r| r.outcome == Outcome::Unchanged), "{again:?}");
+    runtime.block_on(deployer.shutdown());
+}

@@ -62,6 +62,22 @@ impl SimHost {
         SimHost::start_with_flags(index, extra_config, &[])
     }
 
+    /// Hosts number `first` to `first + count - 1`, started twenty at a time.
+    pub fn start_many(first: u8, count: u8, extra_config: &str) -> Vec<SimHost> {
+        let indexes: Vec<u8> = (first..first + count).collect();
+        let mut hosts = Vec::with_capacity(indexes.len());
+        for chunk in indexes.chunks(20) {
+            hosts.extend(std::thread::scope(|scope| {
+                let starting: Vec<_> = chunk
+                    .iter()
+                    .map(|&index| scope.spawn(move || SimHost::start(index, extra_config)))
+                    .collect();
+                starting.into_iter().map(|h| h.join().expect("a host started")).collect::<Vec<_>>()
+            }));
+        }
+        hosts
+    }
+
     /// Like [`SimHost::start`], with extra Prometheus command-line flags.
     pub fn start_with_flags(index: u8, extra_config: &str, flags: &[&str]) -> SimHost {
         let ip = format!("127.0.0.{}", 10 + u16::from(index));
