@@ -622,3 +622,23 @@ fn twenty_hosts_get_one_deploy_and_then_nothing_to_do() {
     assert!(again.iter().all(|r| r.outcome == Outcome::Unchanged), "{again:?}");
     runtime.block_on(deployer.shutdown());
 }
+
+/// The fault matrix, part: a deploy user who may not write the rules directory (not root,
+/// the directory root's) fails at the first write, naming it and the permission, and the
+/// live file stays as it was.
+#[test]
+fn a_rules_directory_the_deploy_user_cannot_write_fails_naming_the_step() {
+    let sim = SimHost::start(7, "");
+    let user = sim.allow_unprivileged_login();
+    let mut host = host(&sim);
+    host.ssh_user = Some(user.to_owned());
+    let before = std::fs::read(sim.rule_file()).unwrap();
+    let report = deploy(&deployer(), &host, &rules("denied", &["Denied"]), &no_promtool());
+    assert_eq!(report.outcome, Outcome::Failed, "{}", report.message);
+    assert!(
+        report.message.contains("creating") && report.message.to_lowercase().contains("permission"),
+        "names the step and the cause: {}",
+        report.message
+    );
+    assert_eq!(std::fs::read(sim.rule_file()).unwrap(), before, "the live file is as it was");
+}

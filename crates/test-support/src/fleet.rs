@@ -171,6 +171,30 @@ impl SimHost {
         self.sshd = Some(service);
     }
 
+    /// A user other than root that may log in to this host with the test key (created on
+    /// this machine when missing; the suite runs as root): what a deploy user without write
+    /// access to the rules directory looks like.
+    pub fn allow_unprivileged_login(&self) -> &'static str {
+        const USER: &str = "promrules-deploy";
+        let exists = Command::new("id").arg(USER).output().is_ok_and(|o| o.status.success());
+        if !exists {
+            // `*`: no password, and not locked (sshd refuses keys of a locked account).
+            let created = Command::new("useradd")
+                .args(["--no-create-home", "--shell", "/bin/sh", "--password", "*", USER])
+                .status()
+                .expect("useradd");
+            assert!(created.success(), "useradd {USER} (the suite runs as root)");
+        }
+        // sshd reads the authorized keys as the user: let it through the host's directory.
+        use std::os::unix::fs::PermissionsExt;
+        let open = |path: &Path, mode: u32| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod")
+        };
+        open(self.dir.path(), 0o755);
+        open(&self.dir.path().join("authorized_keys"), 0o644);
+        USER
+    }
+
     /// How many SSH logins sshd has accepted (its log's `Accepted publickey` lines since it
     /// last started): what tells a new connection from a reused one.
     pub fn ssh_logins(&self) -> usize {
