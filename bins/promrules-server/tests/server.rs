@@ -886,3 +886,68 @@ fn deploy_metrics_reach_prometheus_and_the_example_alerts_match() {
         assert!(text.contains(line), "no `{line}` after a restart:\n{text}");
     }
 }
+
+/// Two replicas on one PostgreSQL, both with auto-deploy: one leads the job at a time (one
+/// auto-deploy per change, whichever replica took the write), a write through the command
+/// line is noticed too (the revision counter), and when the leader dies the other takes
+/// over and deploys the next change.
+#[test]
+fn replicas_share_auto_deploy_through_one_leader() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = test_support::Postgres::shared().fresh_database();
+    let sim = test_support::SimHost::start(65, "");
+    let start =
+        || Server::start(dir.path(), &["--database", &database, "--auto-deploy-after", "1"]);
+    let (first, second) = (start(), start());
+    let http = agent();
+    let post = |server: &Server, path: &str, body: Value| {
+        let mut response = http.post(&server.url(path)).send_json(body).unwrap();
+        (response.status().as_u16(), response.body_mut().read_json::<Value>().unwrap())
+    };
+    let host = json!({"name": "shared", "address": sim.ip, "ssh_port": sim.ssh_port, "ssh_user": "root",
+        "identity_file": test_support::client_key(), "known_hosts_file": sim.known_hosts_file(),
+        "rule_file": sim.rule_file(), "prometheus_url": sim.prometheus_url()});
+    assert_eq!(post(&first, "/api/v1/hosts", host).0, 201);
+    let auto_deploys = || {
+        let mut response =
+            http.get(&first.url("/api/v1/deployments?actor=auto-deploy")).call().unwrap();
+        response.body_mut().read_json::<Value>().unwrap()["total"].as_i64().unwrap()
+    };
+
+    // A rule written through the second replica: one auto-deploy, by one of the two.
+    assert_eq!(
+        post(&second, "/api/v1/rules", json!({"name": "ViaSecond", "expression": "vector(1)"})).0,
+        201
+    );
+    let served =
+        test_support::eventually(Duration::from_secs(30), || sim.loaded_rules() == ["ViaSecond"]);
+    assert!(served, "{}\n{}", first.log(), second.log());
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(auto_deploys(), 1, "one replica deployed:\n{}\n{}", first.log(), second.log());
+    let leads = |server: &Server| server.log().contains("this replica now runs auto-deploy");
+    assert!(
+        leads(&first) != leads(&second),
+        "exactly one leads:\n{}\n{}",
+        first.log(),
+        second.log()
+    );
+
+    // The leader dies; the other takes over at the next change, written from the command line.
+    let (leader, survivor) = if leads(&first) { (first, second) } else { (second, first) };
+    drop(leader);
+    let file = dir.path().join("more.yml");
+    std::fs::write(
+        &file,
+        "groups:\n- name: cli\n  rules:\n  - alert: ViaCli\n    expr: vector(1)\n",
+    )
+    .unwrap();
+    let imported = run(dir.path(), &["--database", &database, "import", file.to_str().unwrap()]);
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    let served = test_support::eventually(Duration::from_secs(30), || {
+        let mut names = sim.loaded_rules();
+        names.sort();
+        names == ["ViaCli", "ViaSecond"]
+    });
+    assert!(served, "{}", survivor.log());
+    assert!(leads(&survivor), "{}", survivor.log());
+}

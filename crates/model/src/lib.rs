@@ -34,9 +34,9 @@ pub use crate::rule::{
 };
 pub use crate::store::{
     Deployment, DeploymentFilter, DeploymentHost, HealRun, HealRunFilter, HealRunSpec,
-    HostLockGuard, HostRecord, ImportOptions, Page, Revision, RevisionChange, RevisionSummary,
-    RuleFilter, RuleRevision, RuleSort, SloChange, SloImportOptions, SloRecord, SloReport,
-    SloWrite, Snapshot, Store, Stored, StoredSlo, TargetImportReport,
+    HostLockGuard, HostRecord, ImportOptions, Leadership, Page, Revision, RevisionChange,
+    RevisionSummary, RuleFilter, RuleRevision, RuleSort, SloChange, SloImportOptions, SloRecord,
+    SloReport, SloWrite, Snapshot, Store, Stored, StoredSlo, TargetImportReport,
 };
 pub use crate::targets::{
     Exporter, Farm, MAX_HOST_BYTES, MAX_PORT_RANGE, Project, Scheme, Service, Shard, TargetsModel,

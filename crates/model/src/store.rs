@@ -31,6 +31,10 @@ use crate::error::Error;
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
+/// The most connections a store holds for locks at once: one per host being deployed and one
+/// per background job this replica leads.
+const HELD_CONNECTIONS: u32 = 128;
+
 /// An arbitrary, fixed key for the PostgreSQL advisory lock that serializes migrations when
 /// several server replicas start at once.
 const MIGRATION_LOCK_KEY: i64 = 0x7072_6f6d_7275_6c65; // "promrule"
@@ -45,6 +49,10 @@ pub struct Store {
     sqlite_writer: Arc<Mutex<()>>,
     /// Who the writes of this handle are by, in the revisions they record.
     actor: Arc<str>,
+    /// On PostgreSQL, the connections held for long (host deploy locks, job leadership): a
+    /// pool of their own, so that deploys at any concurrency never take the connections
+    /// requests need.
+    held: Option<R2d2Pool<ConnectionManager<PgConnection>>>,
     /// What the store opened, fit for a log line: the SQLite file's absolute path, or the
     /// PostgreSQL URL without its password.
     location: Arc<str>,
@@ -119,7 +127,9 @@ mod heal_runs;
 mod rules;
 mod slos;
 mod targets;
-pub use audit::{Deployment, DeploymentFilter, DeploymentHost, HostLockGuard, HostRecord};
+pub use audit::{
+    Deployment, DeploymentFilter, DeploymentHost, HostLockGuard, HostRecord, Leadership,
+};
 pub use heal_runs::{HealRun, HealRunFilter, HealRunSpec};
 pub use revisions::{Revision, RevisionChange, RevisionSummary};
 pub use rules::{ImportOptions, Page, RuleFilter, RuleRevision, RuleSort, Snapshot};
@@ -285,6 +295,7 @@ fn open_sqlite(path: &str) -> Result<Store, Error> {
         .map_or_else(|_| path.to_owned(), |absolute| absolute.display().to_string());
     Ok(Store {
         pool: Pool::Sqlite(pool),
+        held: None,
         sqlite_writer: Arc::default(),
         actor: Arc::from("unknown"),
         location: Arc::from(location),
@@ -315,8 +326,14 @@ fn open_postgres(url: &str) -> Result<Store, Error> {
         .min_idle(Some(1))
         .connection_timeout(POSTGRES_CHECKOUT_TIMEOUT)
         .build(ConnectionManager::new(url))?;
+    let held = R2d2Pool::builder()
+        .max_size(HELD_CONNECTIONS)
+        .min_idle(Some(0))
+        .connection_timeout(std::time::Duration::from_secs(10))
+        .build(ConnectionManager::new(url))?;
     Ok(Store {
         pool: Pool::Postgres(pool),
+        held: Some(held),
         sqlite_writer: Arc::default(),
         actor: Arc::from("unknown"),
         location: Arc::from(redact(url)),
