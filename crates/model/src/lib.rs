@@ -33,10 +33,11 @@ pub use crate::rule::{
     ImportChange, ImportReport, Rule, RuleKind, RulePatch, RuleSpec,
 };
 pub use crate::store::{
-    Deployment, DeploymentFilter, DeploymentHost, HealRun, HealRunFilter, HealRunSpec,
-    HostLockGuard, HostRecord, ImportOptions, Leadership, Page, Revision, RevisionChange,
-    RevisionSummary, RuleFilter, RuleRevision, RuleSort, SloChange, SloImportOptions, SloRecord,
-    SloReport, SloWrite, Snapshot, Store, Stored, StoredSlo, TargetImportReport,
+    Deployment, DeploymentFilter, DeploymentHost, HOST_LOCK_TIMEOUT, HealRun, HealRunFilter,
+    HealRunSpec, HostLockGuard, HostRecord, ImportOptions, Leadership, Page, Revision,
+    RevisionChange, RevisionSummary, RuleFilter, RuleRevision, RuleSort, SloChange,
+    SloImportOptions, SloRecord, SloReport, SloWrite, Snapshot, Store, Stored, StoredSlo,
+    TargetImportReport,
 };
 pub use crate::targets::{
     Exporter, Farm, MAX_HOST_BYTES, MAX_PORT_RANGE, Project, Scheme, Service, Shard, TargetsModel,

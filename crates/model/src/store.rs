@@ -124,13 +124,13 @@ macro_rules! in_write_transaction {
 mod revisions;
 mod audit;
 mod heal_runs;
+mod locks;
 mod rules;
 mod slos;
 mod targets;
-pub use audit::{
-    Deployment, DeploymentFilter, DeploymentHost, HostLockGuard, HostRecord, Leadership,
-};
+pub use audit::{Deployment, DeploymentFilter, DeploymentHost, HostRecord};
 pub use heal_runs::{HealRun, HealRunFilter, HealRunSpec};
+pub use locks::{HOST_LOCK_TIMEOUT, HostLockGuard, Leadership};
 pub use revisions::{Revision, RevisionChange, RevisionSummary};
 pub use rules::{ImportOptions, Page, RuleFilter, RuleRevision, RuleSort, Snapshot};
 pub use slos::{SloChange, SloImportOptions, SloRecord, SloReport, SloWrite, StoredSlo};
@@ -253,6 +253,20 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqliteSettin
     }
 }
 
+/// Names a lock connection after this process, for whoever waits for its lock.
+#[derive(Debug)]
+struct NamedForLocks;
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for NamedForLocks {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        diesel::sql_query("SELECT set_config('application_name', $1, false)")
+            .bind::<diesel::sql_types::Text, _>(locks::application_name())
+            .execute(conn)
+            .map(drop)
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
 fn open_sqlite(path: &str) -> Result<Store, Error> {
     let backend = Backend::Sqlite;
     let connect_error = |source: diesel::ConnectionError| Error::Connect {
@@ -330,6 +344,7 @@ fn open_postgres(url: &str) -> Result<Store, Error> {
         .max_size(HELD_CONNECTIONS)
         .min_idle(Some(0))
         .connection_timeout(std::time::Duration::from_secs(10))
+        .connection_customizer(Box::new(NamedForLocks))
         .build(ConnectionManager::new(url))?;
     Ok(Store {
         pool: Pool::Postgres(pool),

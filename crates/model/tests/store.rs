@@ -1,14 +1,16 @@
 //! The rule store, on SQLite and on PostgreSQL: every story below runs on both backends.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use promrules_model::{
-    DeploymentFilter, DeploymentHost, Error, GroupPatch, GroupSpec, GroupedRules, ImportOptions,
-    Page, RuleFilter, RuleKind, RulePatch, RuleSort, RuleSpec, Store,
+    Backend, DeploymentFilter, DeploymentHost, Error, GroupPatch, GroupSpec, GroupedRules,
+    ImportOptions, Page, RuleFilter, RuleKind, RulePatch, RuleSort, RuleSpec, Store,
 };
 use support::TestDb;
 
 mod support;
+
 #[path = "store/targets.rs"]
 mod targets;
 use targets::{
@@ -33,7 +35,39 @@ test_support::on_both_backends!(TestDb:
     revisions_rewind_and_restore_with_ids,
     a_1000_rule_import_is_one_transaction_and_one_revision,
     deployments_list_newest_first_with_filters_and_pages,
+    host_locks_and_leadership_span_processes,
 );
+
+/// A host's deploy lock and a job's leadership hold across processes (replicas on one
+/// PostgreSQL; a server and the `deploy` command on one SQLite file): a second one waits,
+/// and after its timeout is told who holds it; released, the lock passes on.
+fn host_locks_and_leadership_span_processes(db: &TestDb) {
+    let other = db.another_process();
+    let held = db.store.lock_host("prom-eu-1").unwrap();
+    let started = std::time::Instant::now();
+    let error = other.lock_host_within("prom-eu-1", Duration::from_millis(400)).unwrap_err();
+    assert!(started.elapsed() >= Duration::from_millis(400), "it waited");
+    let message = error.to_string();
+    assert!(message.contains("host `prom-eu-1` is still being deployed by"), "{message}");
+    match db.store.backend() {
+        Backend::Postgres => assert!(
+            message.contains(&format!("(pid {})", std::process::id()))
+                && message.contains("PostgreSQL backend"),
+            "names the holding process: {message}"
+        ),
+        Backend::Sqlite => assert!(message.contains("lock file"), "{message}"),
+    }
+    // Another host is not held up.
+    drop(other.lock_host_within("prom-us-1", Duration::from_millis(400)).unwrap());
+    drop(held);
+    drop(other.lock_host_within("prom-eu-1", Duration::from_millis(400)).unwrap());
+
+    let leader = db.store.try_lead("auto-deploy").unwrap().expect("the first leads");
+    assert!(other.try_lead("auto-deploy").unwrap().is_none(), "one leader at a time");
+    assert!(other.try_lead("drift-check").unwrap().is_some(), "per job");
+    drop(leader);
+    assert!(other.try_lead("auto-deploy").unwrap().is_some(), "handed over");
+}
 
 fn heal_rule() -> RuleSpec {
     RuleSpec {

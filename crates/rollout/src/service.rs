@@ -108,7 +108,8 @@ pub struct Rollout {
     pub(crate) changes: Arc<tokio::sync::Notify>,
 }
 
-/// Cross-replica host locks through the store (PostgreSQL advisory locks).
+/// Cross-process host locks through the store (PostgreSQL advisory locks, or lock files
+/// beside a SQLite file shared by a server and the `deploy` command).
 struct StoreLock(Store);
 
 impl HostLock for StoreLock {

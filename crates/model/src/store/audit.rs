@@ -180,38 +180,6 @@ fn deployment_from(row: DeploymentRow, hosts: Vec<DeploymentHost>) -> Deployment
     }
 }
 
-/// Holds a cross-process lock on one host's deploys until dropped (PostgreSQL: a session
-/// advisory lock on a connection kept for the purpose).
-pub struct HostLockGuard {
-    connection: Option<
-        diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<diesel::PgConnection>>,
-    >,
-    name: String,
-}
-
-impl std::fmt::Debug for HostLockGuard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HostLockGuard").field("name", &self.name).finish_non_exhaustive()
-    }
-}
-
-/// The advisory-lock class of promrules host locks (an arbitrary, fixed number).
-const HOST_LOCK_CLASS: i32 = 7077;
-
-impl Drop for HostLockGuard {
-    fn drop(&mut self) {
-        if let Some(connection) = self.connection.as_mut() {
-            let unlock = diesel::sql_query("SELECT pg_advisory_unlock($1, hashtext($2))")
-                .bind::<diesel::sql_types::Integer, _>(HOST_LOCK_CLASS)
-                .bind::<diesel::sql_types::Text, _>(&self.name)
-                .execute(connection);
-            if let Err(error) = unlock {
-                log::warn!("releasing the deploy lock of {} failed: {error}", self.name);
-            }
-        }
-    }
-}
-
 /// Refuses a host spec whose `datasources` name shards that do not exist (a macro: the
 /// body runs on either backend's connection).
 macro_rules! check_datasources {
@@ -413,92 +381,6 @@ impl Store {
         });
         let row = row.ok_or(Error::NotFound { entity: "deployment", id })?;
         Ok(deployment_from(row, hosts))
-    }
-
-    /// Takes the cross-replica deploy lock of host `name`, waiting for it: on PostgreSQL a
-    /// session advisory lock; on SQLite there are no replicas and the deployer's in-process
-    /// lock suffices, so this returns `None`.
-    pub fn lock_host(&self, name: &str) -> Result<Option<HostLockGuard>, Error> {
-        match &self.pool {
-            Pool::Sqlite(_) => Ok(None),
-            Pool::Postgres(pool) => {
-                let mut connection = self.held.as_ref().unwrap_or(pool).get()?;
-                diesel::sql_query("SELECT pg_advisory_lock($1, hashtext($2))")
-                    .bind::<diesel::sql_types::Integer, _>(HOST_LOCK_CLASS)
-                    .bind::<diesel::sql_types::Text, _>(name)
-                    .execute(&mut connection)?;
-                Ok(Some(HostLockGuard { connection: Some(connection), name: name.to_owned() }))
-            }
-        }
-    }
-}
-
-/// The advisory-lock class of background-job leadership (beside [`HOST_LOCK_CLASS`]).
-const LEADER_CLASS: i32 = 7078;
-
-/// Leadership of a background job among the replicas sharing a database: held while this
-/// value lives (on PostgreSQL, a session advisory lock on a connection of its own, so a
-/// replica that dies lets go with its session).
-pub struct Leadership {
-    connection: Option<
-        diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<diesel::PgConnection>>,
-    >,
-    job: String,
-}
-
-impl std::fmt::Debug for Leadership {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Leadership").field("job", &self.job).finish_non_exhaustive()
-    }
-}
-
-impl Leadership {
-    /// Whether it is still held: its connection still answers (a restarted PostgreSQL
-    /// ends the session, and the lock with it).
-    pub fn is_held(&mut self) -> bool {
-        match self.connection.as_mut() {
-            None => true,
-            Some(connection) => diesel::sql_query("SELECT 1").execute(connection).is_ok(),
-        }
-    }
-}
-
-impl Drop for Leadership {
-    fn drop(&mut self) {
-        if let Some(connection) = self.connection.as_mut() {
-            let _ = diesel::sql_query("SELECT pg_advisory_unlock($1, hashtext($2))")
-                .bind::<diesel::sql_types::Integer, _>(LEADER_CLASS)
-                .bind::<diesel::sql_types::Text, _>(&self.job)
-                .execute(connection);
-        }
-    }
-}
-
-#[derive(diesel::QueryableByName)]
-struct Locked {
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    locked: bool,
-}
-
-impl Store {
-    /// Becomes the leader of background job `job` unless another replica is: on PostgreSQL
-    /// a session advisory lock taken without waiting; on SQLite, whose file one server
-    /// serves, always.
-    pub fn try_lead(&self, job: &str) -> Result<Option<Leadership>, Error> {
-        match &self.pool {
-            Pool::Sqlite(_) => Ok(Some(Leadership { connection: None, job: job.to_owned() })),
-            Pool::Postgres(pool) => {
-                let mut connection = self.held.as_ref().unwrap_or(pool).get()?;
-                let answer: Locked =
-                    diesel::sql_query("SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked")
-                        .bind::<diesel::sql_types::Integer, _>(LEADER_CLASS)
-                        .bind::<diesel::sql_types::Text, _>(job)
-                        .get_result(&mut connection)?;
-                Ok(answer
-                    .locked
-                    .then(|| Leadership { connection: Some(connection), job: job.to_owned() }))
-            }
-        }
     }
 }
 

@@ -24,6 +24,12 @@ impl TestDb {
         TestDb { store: Store::open(&url).unwrap(), url, _dir: None }
     }
 
+    /// A second handle on the same database, as another process (a replica, the `deploy`
+    /// command) would open it.
+    pub(crate) fn another_process(&self) -> Store {
+        Store::open(&self.url).unwrap()
+    }
+
     /// Runs SQL outside the store, as another program (the original pipeline) would.
     pub(crate) fn execute_raw(&self, sql: &str) {
         match self.store.backend() {
