@@ -951,3 +951,89 @@ fn replicas_share_auto_deploy_through_one_leader() {
     assert!(served, "{}", survivor.log());
     assert!(leads(&survivor), "{}", survivor.log());
 }
+
+/// Two replicas on one PostgreSQL take deploy requests for overlapping hosts at the same
+/// time, three rounds of two: every request is answered, every deploy finishes with a
+/// report for each of its hosts, and no host's deploys overlap: their lock windows in the
+/// audit trail are disjoint, whichever replica ran them.
+#[test]
+fn replicas_deploy_overlapping_hosts_one_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = test_support::Postgres::shared().fresh_database();
+    let sims = test_support::SimHost::start_many(66, 3, "");
+    let replicas = [
+        Server::start(dir.path(), &["--database", &database]),
+        Server::start(dir.path(), &["--database", &database]),
+    ];
+    let http = agent();
+    let post = |server: &Server, path: &str, body: Value| {
+        let mut response = http.post(&server.url(path)).send_json(body).unwrap();
+        (response.status().as_u16(), response.body_mut().read_json::<Value>().unwrap())
+    };
+    for sim in &sims {
+        let host = json!({"name": sim.name, "address": sim.ip, "ssh_port": sim.ssh_port, "ssh_user": "root",
+            "identity_file": test_support::client_key(), "known_hosts_file": sim.known_hosts_file(),
+            "rule_file": sim.rule_file(), "prometheus_url": sim.prometheus_url()});
+        assert_eq!(post(&replicas[0], "/api/v1/hosts", host).0, 201);
+    }
+    assert_eq!(
+        post(&replicas[1], "/api/v1/rules", json!({"name": "Shared", "expression": "vector(1)"})).0,
+        201
+    );
+    let names: Vec<&str> = sims.iter().map(|sim| sim.name.as_str()).collect();
+    let requests = [
+        json!({"hosts": [names[0], names[1]], "force": true}),
+        json!({"hosts": [names[1], names[2]], "force": true}),
+    ];
+
+    let mut started = Vec::new();
+    for _round in 0..3 {
+        let answers: Vec<(u16, Value)> = std::thread::scope(|scope| {
+            let sending: Vec<_> = replicas
+                .iter()
+                .zip(&requests)
+                .map(|(replica, request)| {
+                    let post = &post;
+                    scope.spawn(move || post(replica, "/api/v1/deployments", request.clone()))
+                })
+                .collect();
+            sending.into_iter().map(|sent| sent.join().unwrap()).collect()
+        });
+        for (status, answer) in answers {
+            assert_eq!(status, 202, "{answer}");
+            started.push(answer["url"].as_str().unwrap().to_owned());
+        }
+    }
+    let mut windows: std::collections::BTreeMap<String, Vec<(String, String)>> = Default::default();
+    for url in &started {
+        let finished = test_support::eventually(Duration::from_secs(120), || {
+            let mut response = http.get(&replicas[0].url(url)).call().unwrap();
+            let deployment: Value = response.body_mut().read_json().unwrap();
+            (deployment["status"] != "running").then_some(deployment)
+        })
+        .unwrap_or_else(|| panic!("{url} never finished"));
+        let hosts = finished["hosts"].as_array().unwrap();
+        assert_eq!(hosts.len(), 2, "a report for each host: {finished}");
+        for host in hosts {
+            assert_eq!(host["outcome"], "deployed", "{finished}");
+            windows.entry(host["host"].as_str().unwrap().to_owned()).or_default().push((
+                host["locked_at"].as_str().unwrap().to_owned(),
+                host["released_at"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    let time = |text: &str| chrono::DateTime::parse_from_rfc3339(text).unwrap();
+    assert_eq!(windows[names[1]].len(), 6, "the shared host took all six deploys");
+    for (host, mut spans) in windows {
+        spans.sort_by_key(|(locked, _)| time(locked));
+        for pair in spans.windows(2) {
+            assert!(
+                time(&pair[0].1) <= time(&pair[1].0),
+                "two deploys of {host} overlapped: {pair:?}"
+            );
+        }
+    }
+    for sim in &sims {
+        assert_eq!(sim.loaded_rules(), ["Shared"]);
+    }
+}

@@ -106,6 +106,8 @@ diesel::table! {
         duration_ms -> BigInt,
         finished_at -> Timestamp,
         revision -> Nullable<BigInt>,
+        locked_at -> Nullable<Timestamp>,
+        released_at -> Nullable<Timestamp>,
     }
 }
 

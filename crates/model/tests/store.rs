@@ -764,6 +764,8 @@ fn deployments_list_newest_first_with_filters_and_pages(db: &TestDb) {
         duration_ms: 1,
         finished_at: chrono::NaiveDateTime::default(),
         revision: None,
+        locked_at: None,
+        released_at: None,
     };
     let mut ids = Vec::new();
     for (actor, hosts, succeeded) in [

@@ -315,7 +315,15 @@ fn audit_record(report: &HostReport, revision: i64) -> DeploymentHost {
         duration_ms: report.duration.as_millis() as i64,
         finished_at: chrono::Utc::now().naive_utc(),
         revision: live.then_some(revision),
+        locked_at: unix_time(report.locked_at),
+        released_at: unix_time(report.released_at),
     }
+}
+
+/// Unix seconds as a UTC time, to the microsecond (PostgreSQL keeps no more).
+fn unix_time(seconds: f64) -> Option<chrono::NaiveDateTime> {
+    let micros = (seconds * 1e6).round() as i64;
+    chrono::DateTime::from_timestamp_micros(micros).map(|time| time.naive_utc())
 }
 
 /// Runs store calls on the blocking pool: diesel is synchronous.

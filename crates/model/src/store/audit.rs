@@ -72,6 +72,22 @@ pub struct DeploymentHost {
     /// The rule revision live on the host after this deploy (deployed or unchanged); `None`
     /// when the deploy failed or only looked.
     pub revision: Option<i64>,
+    /// When the deploy took the host's lock and let it go (`None` in records from before
+    /// they were kept): one host's windows never overlap.
+    #[serde(serialize_with = "serialize_optional_utc")]
+    pub locked_at: Option<NaiveDateTime>,
+    #[serde(serialize_with = "serialize_optional_utc")]
+    pub released_at: Option<NaiveDateTime>,
+}
+
+fn serialize_optional_utc<S: serde::Serializer>(
+    time: &Option<NaiveDateTime>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(time) => serialize_utc(time, serializer),
+        None => serializer.serialize_none(),
+    }
 }
 
 fn serialize_utc<S: serde::Serializer>(
@@ -303,6 +319,8 @@ impl Store {
                     deployment_hosts::duration_ms.eq(record.duration_ms),
                     deployment_hosts::finished_at.eq(now()),
                     deployment_hosts::revision.eq(record.revision),
+                    deployment_hosts::locked_at.eq(record.locked_at),
+                    deployment_hosts::released_at.eq(record.released_at),
                 ))
                 .execute(conn)?;
             Ok(())
