@@ -642,3 +642,36 @@ fn a_rules_directory_the_deploy_user_cannot_write_fails_naming_the_step() {
     );
     assert_eq!(std::fs::read(sim.rule_file()).unwrap(), before, "the live file is as it was");
 }
+
+/// The fault matrix, part: Prometheus loads different groups than were deployed (here the
+/// reload command puts another file in place first, as a second writer of the file
+/// would): the verification says which groups it found and which it expected, the previous
+/// file goes back and is what Prometheus serves.
+#[test]
+fn prometheus_loading_other_groups_than_deployed_rolls_back() {
+    let sim = SimHost::start(8, "");
+    let (deployer, mut host) = (deployer(), host(&sim));
+    let old = rules("old", &["Old"]);
+    assert_eq!(
+        deploy(&deployer, &host, &old, &DeployOptions::default()).outcome,
+        Outcome::Deployed
+    );
+    let flag = sim.dir().join("swapped");
+    let file = sim.rule_file();
+    host.reload = ReloadMethod::Command(format!(
+        "test -e {flag} || {{ printf 'groups:\\n- name: other\\n  rules:\\n  - alert: Other\\n    expr: vector(1)\\n' > {file} && touch {flag}; }}; curl -sf -X POST {url}/-/reload",
+        flag = flag.display(),
+        file = file.display(),
+        url = sim.prometheus_url(),
+    ));
+    let report = deploy(&deployer, &host, &rules("new", &["New"]), &no_promtool());
+    assert_eq!(report.outcome, Outcome::RolledBack, "{}", report.message);
+    assert!(
+        report.message.contains(r#"loaded groups ["other"]"#)
+            && report.message.contains(r#"expected ["new"]"#),
+        "{}",
+        report.message
+    );
+    assert_eq!(std::fs::read(sim.rule_file()).unwrap(), old, "the previous file is back");
+    assert_eq!(sim.loaded_rules(), ["Old"]);
+}
