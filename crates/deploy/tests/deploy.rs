@@ -675,3 +675,47 @@ fn prometheus_loading_other_groups_than_deployed_rolls_back() {
     assert_eq!(std::fs::read(sim.rule_file()).unwrap(), old, "the previous file is back");
     assert_eq!(sim.loaded_rules(), ["Old"]);
 }
+
+/// The fault matrix, part: sshd killed in the middle of an upload (its connection's
+/// processes, the moment the temp file appears): the deploy fails naming the SFTP step, and
+/// the live file is the old one, byte for byte.
+#[test]
+fn sshd_killed_mid_upload_leaves_the_live_file_alone() {
+    let sim = SimHost::start(9, "");
+    let (deployer, host) = (deployer(), host(&sim));
+    let old = rules("old", &["Old"]);
+    assert_eq!(
+        deploy(&deployer, &host, &old, &DeployOptions::default()).outcome,
+        Outcome::Deployed
+    );
+    let names: Vec<String> = (0..60_000).map(|n| format!("Big{n}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let big = rules("big", &names);
+    let temp = sim.rule_file().with_file_name(".promrules.yml.promrules-tmp");
+    let listener: i32 =
+        std::fs::read_to_string(sim.dir().join("sshd.pid")).unwrap().trim().parse().unwrap();
+    let killer = std::thread::spawn(move || {
+        let appeared =
+            test_support::eventually(std::time::Duration::from_secs(30), || temp.exists());
+        // Every sshd process serving a connection is a child of the listener.
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            let parent = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(1));
+            if parent.and_then(|p| p.parse::<i32>().ok()) == Some(listener) {
+                let pid = entry.file_name().to_string_lossy().into_owned();
+                let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
+            }
+        }
+        appeared
+    });
+    let report = deploy(&deployer, &host, &big, &no_promtool());
+    assert!(killer.join().unwrap(), "the upload began");
+    assert_eq!(report.outcome, Outcome::Failed, "{}", report.message);
+    assert!(
+        report.message.contains("sftp") || report.message.contains("writing"),
+        "names the step: {}",
+        report.message
+    );
+    assert_eq!(std::fs::read(sim.rule_file()).unwrap(), old, "the live file is the old one");
+    assert_eq!(sim.loaded_rules(), ["Old"]);
+}
