@@ -915,3 +915,55 @@ fn reload_fans_out_to_every_prometheus_and_fails_naming_the_one_that_failed() {
     assert_eq!(pair.loaded_rules(), ["FannedOutAgain"]);
     std::fs::write(host.rule_file(), "groups: []\n").unwrap();
 }
+
+/// `--reload-all-addresses` end to end: a name that stands for two Prometheus servers on
+/// one port (two lines of `/etc/hosts`, as a Swarm `tasks.` name or a headless service
+/// resolves) reloads both, and the run names each address.
+#[test]
+fn a_name_standing_for_two_servers_reloads_both() {
+    const NAME: &str = "promrules-fanout.test";
+    let (a, b) = (SimHost::address_of(74), SimHost::address_of(75));
+    let port = (0..50)
+        .map(|_| test_support::free_port(&a))
+        .find(|port| std::net::TcpListener::bind((b.as_str(), *port)).is_ok())
+        .expect("a port free on both addresses");
+    let (first, second) = (SimHost::start_on_port(74, port), SimHost::start_on_port(75, port));
+    std::fs::remove_file(second.rule_file()).unwrap();
+    std::os::unix::fs::symlink(first.rule_file(), second.rule_file()).unwrap();
+    struct HostsLines(String);
+    impl Drop for HostsLines {
+        fn drop(&mut self) {
+            let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+            let _ = std::fs::write("/etc/hosts", hosts.replace(&self.0, ""));
+        }
+    }
+    let lines = HostsLines(format!("{a} {NAME}\n{b} {NAME}\n"));
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap();
+    std::fs::write("/etc/hosts", format!("{hosts}{}", lines.0)).expect("the suite runs as root");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (store, url) = database(dir.path());
+    store
+        .create_rule(&RuleSpec { name: Some("ByName".into()), ..RuleSpec::alert("up == 0") })
+        .unwrap();
+    let out = first.rule_file().display().to_string();
+    let reload = format!("http://{NAME}:{port}");
+    let output = export(&[
+        "rules",
+        &out,
+        "--database",
+        &url,
+        "--no-promtool",
+        "--reload",
+        &reload,
+        "--reload-all-addresses",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(first.loaded_rules(), ["ByName"]);
+    assert_eq!(second.loaded_rules(), ["ByName"]);
+    let said = stderr(&output);
+    for address in [&a, &b] {
+        assert!(said.contains(&format!("reloaded and verified http://{address}:{port}")), "{said}");
+    }
+    drop(lines);
+}

@@ -56,7 +56,12 @@ impl Reloads {
         let (mut reloaded, mut failures) = (Vec::new(), Vec::new());
         for prometheus in &servers {
             match prometheus.reload() {
-                Ok(()) => reloaded.push(prometheus.url().to_owned()),
+                Ok(()) => {
+                    if servers.len() > 1 {
+                        log::info!("reloaded and verified {}", prometheus.url());
+                    }
+                    reloaded.push(prometheus.url().to_owned());
+                }
                 Err(source) => failures.push(failed(prometheus, source)),
             }
         }

@@ -80,7 +80,22 @@ impl SimHost {
 
     /// Like [`SimHost::start`], with extra Prometheus command-line flags.
     pub fn start_with_flags(index: u8, extra_config: &str, flags: &[&str]) -> SimHost {
-        let ip = format!("127.0.0.{}", 10 + u16::from(index));
+        SimHost::start_full(index, None, extra_config, flags)
+    }
+
+    /// Like [`SimHost::start`], with its Prometheus on `port` (free on its address): hosts
+    /// on one port at several addresses are what a name standing for all of them reaches.
+    pub fn start_on_port(index: u8, port: u16) -> SimHost {
+        SimHost::start_full(index, Some(port), "", &[])
+    }
+
+    /// The address of host number `index`.
+    pub fn address_of(index: u8) -> String {
+        format!("127.0.0.{}", 10 + u16::from(index))
+    }
+
+    fn start_full(index: u8, port: Option<u16>, extra_config: &str, flags: &[&str]) -> SimHost {
+        let ip = SimHost::address_of(index);
         let dir = tempfile::Builder::new()
             .prefix(&format!("promrules-host{index}-"))
             .tempdir()
@@ -89,7 +104,7 @@ impl SimHost {
         std::fs::write(dir.path().join("rules/promrules.yml"), "groups: []\n")
             .expect("initial rule file");
         let ssh_port = free_port(&ip);
-        let prometheus_port = free_port(&ip);
+        let prometheus_port = port.unwrap_or_else(|| free_port(&ip));
         let prometheus_config = format!(
             "global:\n  evaluation_interval: 1s\nrule_files:\n  - {}/rules/*.yml\n{}",
             dir.path().display(),
