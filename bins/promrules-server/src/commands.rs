@@ -105,25 +105,26 @@ pub(crate) fn import_slo(store: &Store, args: ImportSloArgs) -> anyhow::Result<(
     let report = promrules_slo::import(store, &text, &name, settings)?;
     let mut out = std::io::stdout().lock();
     for change in &report.slos {
-        let action = match change.action {
-            ImportAction::Created => "create",
-            ImportAction::Updated => "update",
-            ImportAction::Deleted => "delete",
-        };
+        let action = verb(change.action);
         writeln!(out, "{action} SLO {}", change.sloth_id)?;
     }
     drop(out);
     print_import(&report.rules, args.dry_run)
 }
 
+/// What an import did to a rule or an SLO, as a verb for its line.
+fn verb(action: ImportAction) -> &'static str {
+    match action {
+        ImportAction::Created => "create",
+        ImportAction::Updated => "update",
+        ImportAction::Deleted => "delete",
+    }
+}
+
 fn print_import(report: &promrules_model::ImportReport, dry_run: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     for change in &report.changes {
-        let action = match change.action {
-            ImportAction::Created => "create",
-            ImportAction::Updated => "update",
-            ImportAction::Deleted => "delete",
-        };
+        let action = verb(change.action);
         let fields = if change.fields.is_empty() {
             String::new()
         } else {

@@ -33,17 +33,15 @@ pub(crate) struct Imported {
     warnings: Vec<LintWarning>,
 }
 
-/// Imports `groups` (`what` names the import in the log line) and answers the report with
-/// the lint warnings about what it wrote.
+/// Imports `groups` and answers the report with the lint warnings about what it wrote.
 fn import_groups(
     store: &promrules_model::Store,
     groups: &[promrules_model::GroupedRules],
     options: ImportOptions,
-    what: &str,
 ) -> Result<Imported, ApiError> {
     let report = store.import(groups, options)?;
     log::info!(
-        "{what}{}: created {}, updated {}, deleted {}, unchanged {}",
+        "import{}: created {}, updated {}, deleted {}, unchanged {}",
         if options.dry_run { " (dry run)" } else { "" },
         report.created,
         report.updated,
@@ -82,7 +80,7 @@ pub(crate) async fn import(
                     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
                         .with_field("file", error.to_string())
                 })?;
-            import_groups(store, &file.groups, options, "import")
+            import_groups(store, &file.groups, options)
         })
         .await?;
     Ok(Json(imported))

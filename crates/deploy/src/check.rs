@@ -20,6 +20,9 @@ pub(crate) struct Promtool {
 
 type Verdict = Arc<OnceCell<Result<(), String>>>;
 
+/// How many verdicts are kept at most (a file's is needed while its hosts are deployed).
+const MAX_VERDICTS: usize = 256;
+
 pub(crate) struct LocalPromtools {
     paths: Vec<PathBuf>,
     found: OnceCell<Vec<Promtool>>,
@@ -76,13 +79,14 @@ impl LocalPromtools {
         hash: &str,
         content: &[u8],
     ) -> Result<(), String> {
-        let verdict: Verdict = Arc::clone(
-            self.verdicts
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry((hash.to_owned(), promtool.path.clone()))
-                .or_default(),
-        );
+        let verdict: Verdict = {
+            let mut verdicts = self.verdicts.lock().unwrap_or_else(PoisonError::into_inner);
+            // A long-running server sees many files: forget old verdicts rather than grow.
+            if verdicts.len() >= MAX_VERDICTS {
+                verdicts.clear();
+            }
+            Arc::clone(verdicts.entry((hash.to_owned(), promtool.path.clone())).or_default())
+        };
         verdict
             .get_or_init(|| async {
                 self.runs.fetch_add(1, Ordering::Relaxed);

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -82,13 +83,13 @@ impl Drop for Expiry {
 pub(crate) struct Pool {
     idle_time: Duration,
     idle: Mutex<HashMap<Key, Idle>>,
-    generation: Mutex<u64>,
+    generation: AtomicU64,
 }
 
 impl Pool {
     /// A pool keeping connections `idle_time` after their last deploy; zero keeps none.
     pub(crate) fn new(idle_time: Duration) -> Pool {
-        Pool { idle_time, idle: Mutex::new(HashMap::new()), generation: Mutex::new(0) }
+        Pool { idle_time, idle: Mutex::new(HashMap::new()), generation: AtomicU64::new(0) }
     }
 
     fn idle(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Idle>> {
@@ -121,11 +122,7 @@ impl Pool {
             tokio::spawn(remote.close());
             return;
         }
-        let generation = {
-            let mut counter = self.generation.lock().unwrap_or_else(PoisonError::into_inner);
-            *counter += 1;
-            *counter
-        };
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         let key = Key::of(host);
         let replaced = self.idle().insert(key.clone(), Idle { remote, generation });
         if let Some(Idle { remote, .. }) = replaced {

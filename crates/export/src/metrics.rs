@@ -4,7 +4,8 @@
 //! - `promrules_export_rounds_total{outcome}`: rounds by what they did (`unchanged`,
 //!   `written`, `reloaded`, `reload_retried`, `known_bad`, `failed`);
 //! - `promrules_export_failures_total`: rounds that failed (fetch, check, write or reload);
-//! - `promrules_export_reloads_total{result}`: Prometheus reloads, `ok` or `failed`;
+//! - `promrules_export_reloads_total{result}`: reloads, `ok` or `failed` (one per round or
+//!   change, however many `--reload` servers it reloaded);
 //! - `promrules_export_last_success_timestamp_seconds`: when a round last ended without an
 //!   error (for `reload-on-change`: when a reload last succeeded).
 

@@ -126,10 +126,16 @@ impl DeployMetrics {
         self.last_failed.get_or_create(&labels).set(i64::from(!succeeded));
         // A failed or rolled-back host keeps the file it had: its revision stays.
         if succeeded {
-            self.last_success.get_or_create(&labels).set(finished);
-            if let Some(revision) = revision {
-                self.revision.get_or_create(&labels).set(revision);
-            }
+            self.succeeded(host, finished, revision);
+        }
+    }
+
+    /// Sets a host's last-success time and the revision it then served.
+    fn succeeded(&self, host: &str, finished: i64, revision: Option<i64>) {
+        let labels = HostLabels { host: host.to_owned() };
+        self.last_success.get_or_create(&labels).set(finished);
+        if let Some(revision) = revision {
+            self.revision.get_or_create(&labels).set(revision);
         }
     }
 
@@ -176,11 +182,7 @@ impl DeployMetrics {
                     }
                 } else if succeeded && success.insert(row.host.clone()) {
                     // An older success, after a newest failure: its time and revision.
-                    let labels = HostLabels { host: row.host.clone() };
-                    self.last_success.get_or_create(&labels).set(finished);
-                    if let Some(revision) = row.revision {
-                        self.revision.get_or_create(&labels).set(revision);
-                    }
+                    self.succeeded(&row.host, finished, row.revision);
                 }
             }
         }
