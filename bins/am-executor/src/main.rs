@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use promrules_executor::{
-    Audit, Config, ConfigError, Executor, Listen, ReportTo, WebhookAuth, exposure,
+    Audit, Config, ConfigError, Executor, Listen, ReportTo, WebhookAuth, bind, exposure,
     parse_listen_address, serve, tls_files,
 };
 
@@ -71,14 +71,14 @@ fn run(cli: &Cli, config: Config) -> anyhow::Result<()> {
         Some(auth) => WebhookAuth::load(auth)?,
         None => None,
     };
+    let address = parse_listen_address(&address_text)?;
     let listen = Listen {
-        address: parse_listen_address(&address_text)?,
         tls: tls_files(config.tls_crt.as_deref(), config.tls_key.as_deref())?,
         auth,
         client_ca: config.tls_client_ca.as_ref().filter(|ca| !ca.is_empty()).map(Into::into),
         insecure_no_auth: cli.insecure_no_auth,
     };
-    exposure(listen.address, listen.authenticated(), listen.insecure_no_auth)?;
+    exposure(address, listen.authenticated(), listen.insecure_no_auth)?;
     for command in &config.commands {
         log::info!(
             "command `{}` {:?} for labels {:?}",
@@ -97,8 +97,10 @@ fn run(cli: &Cli, config: Config) -> anyhow::Result<()> {
     let executor = Executor::new(&config).with_dry_run(cli.dry_run).with_audit(audit);
     let executor = Arc::new(executor);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let socket = bind(address)?;
     runtime.block_on(serve(
         executor,
+        socket,
         listen,
         cli.body_limit,
         Duration::from_secs(cli.shutdown_grace),

@@ -238,19 +238,20 @@ fn heal_enabled_rule_runs_a_heal_script_and_resolves() {
     ))
     .unwrap();
     let executor = Arc::new(promrules_executor::Executor::new(&config));
-    let executor_port = test_support::free_port("127.0.0.1");
-    let executor_address: SocketAddr = format!("127.0.0.1:{executor_port}").parse().unwrap();
+    let socket = promrules_executor::bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    let executor_address = socket.local_addr().unwrap();
     let serving = Arc::clone(&executor);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let executor_thread = std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().unwrap();
-        let listen = promrules_executor::Listen::plain(executor_address);
+        let listen = promrules_executor::Listen::default();
         let shutdown = async {
             let _ = stopped.await;
         };
         runtime
             .block_on(promrules_executor::serve(
                 serving,
+                socket,
                 listen,
                 1 << 20,
                 Duration::from_secs(1),
@@ -258,7 +259,6 @@ fn heal_enabled_rule_runs_a_heal_script_and_resolves() {
             ))
             .unwrap();
     });
-    assert!(test_support::wait_for_port(executor_address, Duration::from_secs(10)));
 
     // Alertmanager: heal="true" goes to the executor, everything else nowhere.
     let alertmanager = test_support::Alertmanager::start(&format!(

@@ -29,7 +29,7 @@ pub use crate::error::{ConfigError, WebhookError};
 pub use crate::metrics::Metrics;
 pub use crate::runner::Executor;
 pub use crate::server::{
-    DEFAULT_BODY_LIMIT, HEALTH_TEXT, Listen, parse_listen_address, router, serve, tls_files,
+    DEFAULT_BODY_LIMIT, HEALTH_TEXT, Listen, bind, parse_listen_address, router, serve, tls_files,
 };
 pub use crate::webhook::{
     Alert, Message, Status, environment, fingerprint, matches, notification_key,

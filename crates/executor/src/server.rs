@@ -151,10 +151,9 @@ async fn webhook(
     }
 }
 
-/// Where and how to listen, and who may call the webhook.
-#[derive(Debug, Clone)]
+/// How to serve the bound socket, and who may call the webhook.
+#[derive(Debug, Clone, Default)]
 pub struct Listen {
-    pub address: SocketAddr,
     /// Certificate and key files (PEM) for HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// What a webhook request must present; without it (or `client_ca`), only loopback is
@@ -166,11 +165,6 @@ pub struct Listen {
 }
 
 impl Listen {
-    /// Plain HTTP on `address`, without webhook authentication.
-    pub fn plain(address: SocketAddr) -> Listen {
-        Listen { address, tls: None, auth: None, client_ca: None, insecure_no_auth: false }
-    }
-
     /// Whether a webhook request must authenticate (a credential or a client certificate).
     pub fn authenticated(&self) -> bool {
         self.auth.is_some() || self.client_ca.is_some()
@@ -237,23 +231,41 @@ pub fn tls_files(
     }
 }
 
-/// Serves until `shutdown` resolves, then stops accepting, lets the executor wind its
-/// commands down within `grace`, and returns.
+/// Binds the webhook's socket on `address`, before any request can be served: a caller
+/// that binds port 0 learns the port the system gave from the socket, with no window in
+/// which another program could take it.
+pub fn bind(address: SocketAddr) -> Result<std::net::TcpListener, ConfigError> {
+    let error = |e: std::io::Error| ConfigError::ListenAddress {
+        address: address.to_string(),
+        problem: e.to_string(),
+    };
+    let socket = std::net::TcpListener::bind(address).map_err(error)?;
+    socket.set_nonblocking(true).map_err(error)?;
+    Ok(socket)
+}
+
+/// Serves on `socket` (see [`bind`]) until `shutdown` resolves, then stops accepting, lets
+/// the executor wind its commands down within `grace`, and returns.
 pub async fn serve(
     executor: Arc<Executor>,
+    socket: std::net::TcpListener,
     listen: Listen,
     body_limit: usize,
     grace: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ConfigError> {
-    exposure(listen.address, listen.authenticated(), listen.insecure_no_auth)?;
+    let listen_error = |address: String| {
+        move |e: std::io::Error| ConfigError::ListenAddress { address, problem: e.to_string() }
+    };
+    let address = socket.local_addr().map_err(listen_error("the webhook's socket".to_owned()))?;
+    exposure(address, listen.authenticated(), listen.insecure_no_auth)?;
     if listen.client_ca.is_some() && listen.tls.is_none() {
         return Err(ConfigError::ClientCaWithoutTls);
     }
-    if !listen.authenticated() && !listen.address.ip().is_loopback() {
+    if !listen.authenticated() && !address.ip().is_loopback() {
         log::warn!(
-            "the webhook on {} takes requests from anyone who reaches it (--insecure-no-auth)",
-            listen.address
+            "the webhook on {address} takes requests from anyone who reaches it \
+             (--insecure-no-auth)"
         );
     }
     let app = router(Arc::clone(&executor), body_limit, listen.auth.clone()).into_make_service();
@@ -282,23 +294,23 @@ pub async fn serve(
             };
             match &listen.client_ca {
                 Some(ca) => log::info!(
-                    "listening on https://{}, for clients with a certificate from `{}`",
-                    listen.address,
+                    "listening on https://{address}, for clients with a certificate from `{}`",
                     ca.display()
                 ),
-                None => log::info!("listening on https://{}", listen.address),
+                None => log::info!("listening on https://{address}"),
             }
-            axum_server::bind_rustls(listen.address, tls).handle(handle).serve(app).await
+            let server = axum_server::from_tcp_rustls(socket, tls)
+                .map_err(listen_error(address.to_string()))?;
+            server.handle(handle).serve(app).await
         }
         None => {
-            log::info!("listening on http://{}", listen.address);
-            axum_server::bind(listen.address).handle(handle).serve(app).await
+            log::info!("listening on http://{address}");
+            let server =
+                axum_server::from_tcp(socket).map_err(listen_error(address.to_string()))?;
+            server.handle(handle).serve(app).await
         }
     };
-    served.map_err(|e| ConfigError::ListenAddress {
-        address: listen.address.to_string(),
-        problem: e.to_string(),
-    })?;
+    served.map_err(listen_error(address.to_string()))?;
     executor.shutdown(grace).await;
     Ok(())
 }

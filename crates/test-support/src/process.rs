@@ -100,17 +100,33 @@ impl Drop for Service {
 /// A TCP port on `ip` that was free a moment ago, and that this process has not handed out
 /// before: tests run in parallel, and a port released here is only bound later by a child,
 /// so two tests must never be given the same one.
+///
+/// The port is below the kernel's ephemeral range (`ip_local_port_range`), so that no
+/// outgoing connection (of this process or a child) takes it as its source port, and no
+/// program binding port 0 is given it, between this call and the child's bind.
 pub fn free_port(ip: &str) -> u16 {
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    loop {
-        let listener = TcpListener::bind((ip, 0)).unwrap_or_else(|e| panic!("bind {ip}:0: {e}"));
-        let port = listener.local_addr().expect("local address of a bound listener").port();
-        if !given.contains(&port) {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, ephemeral_low.max(20_000));
+    let span = u32::from(high - low);
+    // Where a test binary starts looking depends on its pid: binaries run one after another,
+    // and a port the previous one's children held may still be in TIME_WAIT.
+    let start = (std::process::id().wrapping_mul(7919) + given.len() as u32 * 101) % span;
+    for step in 0..span {
+        let port = low + ((start + step) % span) as u16;
+        if given.contains(&port) {
+            continue;
+        }
+        if TcpListener::bind((ip, port)).is_ok() {
             given.push(port);
             return port;
         }
     }
+    panic!("no free port on {ip} between {low} and {high}")
 }
 
 /// Waits until something accepts TCP connections on `address`, or `timeout` passes.

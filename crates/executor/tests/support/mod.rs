@@ -34,20 +34,27 @@ impl TestExecutor {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let client_ca = config.tls_client_ca.clone().map(PathBuf::from);
         let executor = Arc::new(Executor::new(&config));
-        let port = test_support::free_port("127.0.0.1");
-        let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        // Bound here, on a port the system picks: nothing can take it before the server runs.
+        let socket = promrules_executor::bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        let address = socket.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = Arc::clone(&executor);
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().unwrap();
-            let listen = Listen { auth, tls, client_ca, ..Listen::plain(address) };
+            let listen = Listen { auth, tls, client_ca, ..Listen::default() };
             runtime
-                .block_on(serve(serving, listen, body_limit, Duration::from_secs(2), async {
-                    let _ = stopped.await;
-                }))
+                .block_on(serve(
+                    serving,
+                    socket,
+                    listen,
+                    body_limit,
+                    Duration::from_secs(2),
+                    async {
+                        let _ = stopped.await;
+                    },
+                ))
                 .unwrap();
         });
-        assert!(test_support::wait_for_port(address, Duration::from_secs(10)));
         TestExecutor { address, scheme, executor, dir, stop: Some(stop), thread: Some(thread) }
     }
 
