@@ -1037,3 +1037,94 @@ fn replicas_deploy_overlapping_hosts_one_at_a_time() {
         assert_eq!(sim.loaded_rules(), ["Shared"]);
     }
 }
+
+/// Promgen's push model: a host with a `targets_file` gets its shards' targets from each
+/// deploy, beside its rules, exactly the file `/api/v1/targets?shard=` serves; its
+/// Prometheus discovers them with no reload, and a change to the targets alone is deployed.
+#[test]
+fn deploys_push_each_hosts_shard_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = test_support::SimHost::start(
+        69,
+        "scrape_configs:\n- job_name: pushed\n  scrape_interval: 1h\n  file_sd_configs:\n  - files: ['{dir}/targets/*.json']\n",
+    );
+    let server = Server::start(dir.path(), &[]);
+    let http = agent();
+    let post = |path: &str, body: Value| {
+        let mut response = http.post(&server.url(path)).send_json(body).unwrap();
+        (response.status().as_u16(), response.body_mut().read_json::<Value>().unwrap())
+    };
+    let get_text = |path: &str| {
+        http.get(&server.url(path)).call().unwrap().body_mut().read_to_string().unwrap()
+    };
+    let (_, eu) = post("/api/v1/shards", json!({"name": "eu"}));
+    post("/api/v1/shards", json!({"name": "us"}));
+    post("/api/v1/services", json!({"name": "shop"}));
+    post("/api/v1/farms", json!({"name": "eu-hosts", "hosts": ["127.0.0.91", "127.0.0.92"]}));
+    post("/api/v1/farms", json!({"name": "us-hosts", "hosts": ["127.0.0.93"]}));
+    for (project, shard, farm) in [("front-eu", "eu", "eu-hosts"), ("front-us", "us", "us-hosts")] {
+        let spec = json!({"name": project, "service": "shop", "shard": shard, "farm": farm});
+        assert_eq!(post("/api/v1/projects", spec).0, 201);
+        assert_eq!(
+            post("/api/v1/exporters", json!({"project": project, "job": "node", "port": 9100})).0,
+            201
+        );
+    }
+    post("/api/v1/rules", json!({"name": "Pushed", "expression": "vector(1)"}));
+
+    let host = |targets_file: Value| {
+        json!({"name": "pushed", "address": sim.ip, "ssh_port": sim.ssh_port, "ssh_user": "root",
+            "identity_file": test_support::client_key(), "known_hosts_file": sim.known_hosts_file(),
+            "rule_file": sim.rule_file(), "prometheus_url": sim.prometheus_url(),
+            "datasources": [eu["id"]], "targets_file": targets_file, "verify_targets": true})
+    };
+    let (status, refused) = post("/api/v1/hosts", host(json!("targets/promrules.json")));
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused.to_string().contains("targets_file"), "{refused}");
+    assert_eq!(post("/api/v1/hosts", host(json!(sim.targets_file()))).0, 201);
+
+    let deploy = || {
+        let (status, answer) = post("/api/v1/deployments", json!({"hosts": ["pushed"]}));
+        assert_eq!(status, 202, "{answer}");
+        let url = answer["url"].as_str().unwrap().to_owned();
+        test_support::eventually(Duration::from_secs(60), || {
+            let mut response = http.get(&server.url(&url)).call().unwrap();
+            let deployment: Value = response.body_mut().read_json().unwrap();
+            (deployment["status"] != "running").then_some(deployment)
+        })
+        .unwrap_or_else(|| panic!("{url} never finished:\n{}", server.log()))
+    };
+    let first = deploy();
+    let report = &first["hosts"][0];
+    assert_eq!(report["outcome"], "deployed", "{first}");
+    assert!(
+        report["message"].as_str().unwrap().contains("all discovered by Prometheus"),
+        "{first}"
+    );
+    let pushed = std::fs::read_to_string(sim.targets_file()).unwrap();
+    assert_eq!(pushed, get_text("/api/v1/targets?shard=eu"), "the host gets its shard's targets");
+    assert!(pushed.contains("127.0.0.91:9100") && !pushed.contains("127.0.0.93"), "{pushed}");
+    assert_eq!(report["targets_hash"].as_str().unwrap().len(), 64, "{first}");
+    assert_eq!(sim.loaded_rules(), ["Pushed"]);
+
+    // A new host in the farm: only the target file changes, and that is a deploy.
+    let (status, _) = post("/api/v1/farms/1/hosts", json!({"name": "127.0.0.94"}));
+    assert_eq!(status, 201);
+    let second = deploy();
+    let report = &second["hosts"][0];
+    assert_eq!(report["outcome"], "deployed", "{second}");
+    assert_ne!(report["targets_hash"], first["hosts"][0]["targets_hash"]);
+    assert!(std::fs::read_to_string(sim.targets_file()).unwrap().contains("127.0.0.94:9100"));
+    let discovered = http
+        .get(&format!("{}/api/v1/targets", sim.prometheus_url()))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(discovered.contains("127.0.0.94:9100"), "{discovered}");
+
+    // Nothing new: unchanged, both files.
+    let third = deploy();
+    assert_eq!(third["hosts"][0]["outcome"], "unchanged", "{third}");
+}

@@ -54,9 +54,14 @@ pub enum StepError {
         source: Box<promrules_prometheus::PrometheusError>,
     },
     #[error(
-        "the rule file `{path}` is not covered by any `rule_files` pattern of {host}'s Prometheus ({patterns}); a reload would load nothing"
+        "the {} `{path}` is not covered by any {} pattern of {host}'s Prometheus ({patterns}); {}",
+        kind.noun(), kind.setting(), kind.consequence()
     )]
-    NotCovered { host: String, path: String, patterns: String },
+    NotCovered { host: String, kind: FileKind, path: String, patterns: String },
+    #[error(
+        "the target file for {host} (`{path}`) is not file_sd JSON: {problem}; nothing was changed"
+    )]
+    Targets { host: String, path: String, problem: String },
     #[error("{host}: {problem}")]
     Verify { host: String, problem: String },
     #[error(
@@ -70,6 +75,39 @@ pub enum StepError {
         needs: (u64, u64),
         version: String,
     },
+}
+
+/// The two files a deploy keeps on a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// The rule file, read through `rule_files`.
+    Rules,
+    /// The `file_sd` target file, read through a scrape configuration's `file_sd_configs`.
+    Targets,
+}
+
+impl FileKind {
+    pub(crate) fn noun(self) -> &'static str {
+        match self {
+            FileKind::Rules => "rule file",
+            FileKind::Targets => "target file",
+        }
+    }
+
+    /// The configuration setting whose patterns must cover the file.
+    pub(crate) fn setting(self) -> &'static str {
+        match self {
+            FileKind::Rules => "`rule_files`",
+            FileKind::Targets => "`file_sd_configs` `files`",
+        }
+    }
+
+    fn consequence(self) -> &'static str {
+        match self {
+            FileKind::Rules => "a reload would load nothing",
+            FileKind::Targets => "Prometheus would never read its targets",
+        }
+    }
 }
 
 /// The part of an SSH connection that failed, read off what ssh printed.

@@ -47,6 +47,32 @@ impl Default for DeployOptions {
     }
 }
 
+/// What one host gets: its rule file, and its `file_sd` target file when the host names a
+/// `targets_file` (without one, a host's target file is left alone).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Files {
+    pub rules: Vec<u8>,
+    pub targets: Option<Vec<u8>>,
+}
+
+impl From<Vec<u8>> for Files {
+    fn from(rules: Vec<u8>) -> Files {
+        Files { rules, targets: None }
+    }
+}
+
+impl From<&[u8]> for Files {
+    fn from(rules: &[u8]) -> Files {
+        Files::from(rules.to_vec())
+    }
+}
+
+impl From<&Vec<u8>> for Files {
+    fn from(rules: &Vec<u8>) -> Files {
+        Files::from(rules.clone())
+    }
+}
+
 /// A lock that keeps deploys to one host apart across processes (for example a PostgreSQL
 /// advisory lock shared by server replicas). The deployer always also locks in-process.
 pub trait HostLock: Send + Sync {
@@ -125,11 +151,11 @@ impl Deployer {
         self
     }
 
-    /// Deploys each host's content, at most `concurrency` hosts at once; reports come back
+    /// Deploys each host's files, at most `concurrency` hosts at once; reports come back
     /// in the order of `targets`, and each is also passed to `progress` as it completes.
-    pub async fn deploy_fleet(
+    pub async fn deploy_fleet<F: Into<Files>>(
         self: &Arc<Self>,
-        targets: Vec<(Host, Vec<u8>)>,
+        targets: Vec<(Host, F)>,
         options: &DeployOptions,
         concurrency: usize,
         progress: impl Fn(&HostReport) + Send + Sync + 'static,
@@ -138,12 +164,13 @@ impl Deployer {
         let progress = Arc::new(progress);
         let mut tasks = tokio::task::JoinSet::new();
         let names: Vec<String> = targets.iter().map(|(host, _)| host.name.clone()).collect();
-        for (index, (host, content)) in targets.into_iter().enumerate() {
+        for (index, (host, files)) in targets.into_iter().enumerate() {
             let (deployer, semaphore, options, progress) =
                 (Arc::clone(self), Arc::clone(&semaphore), options.clone(), Arc::clone(&progress));
+            let files: Files = files.into();
             tasks.spawn(async move {
                 let _permit = semaphore.acquire_owned().await;
-                let report = deployer.deploy(&host, &content, &options).await;
+                let report = deployer.deploy(&host, files, &options).await;
                 progress(&report);
                 (index, report)
             });
@@ -166,10 +193,20 @@ impl Deployer {
             .collect()
     }
 
-    /// Deploys `content` to `host` under its lock.
-    pub async fn deploy(&self, host: &Host, content: &[u8], options: &DeployOptions) -> HostReport {
+    /// Deploys `files` (or just a rule file's bytes) to `host` under its lock.
+    pub async fn deploy(
+        &self,
+        host: &Host,
+        files: impl Into<Files>,
+        options: &DeployOptions,
+    ) -> HostReport {
+        let files: Files = files.into();
         let started = Instant::now();
-        let hash = hex_sha256(content);
+        let hash = hex_sha256(&files.rules);
+        let targets_hash = match (&host.targets_file, &files.targets) {
+            (Some(_), Some(targets)) => Some(hex_sha256(targets)),
+            _ => None,
+        };
         let local = {
             let mut locks =
                 self.local_locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -187,7 +224,10 @@ impl Deployer {
                     Ok(guard) => Some(guard),
                     Err(problem) => {
                         let message = format!("cannot lock {}: {problem}", host.name);
-                        return failed_report(&host.name, message, started.elapsed(), hash);
+                        return HostReport {
+                            targets_hash,
+                            ..failed_report(&host.name, message, started.elapsed(), hash)
+                        };
                     }
                 }
             }
@@ -195,7 +235,7 @@ impl Deployer {
         };
         let locked_at = unix_now();
         let Finished { outcome, message, diff, diff_text } =
-            match protocol::run(self, host, content, options).await {
+            match protocol::run(self, host, &files, options).await {
                 Ok(finished) => finished,
                 Err(error) => Finished::failed(error.to_string()),
             };
@@ -216,6 +256,7 @@ impl Deployer {
             message,
             duration: started.elapsed(),
             content_hash: hash,
+            targets_hash,
             diff,
             diff_text,
             locked_at,

@@ -130,6 +130,15 @@ pub struct Host {
     /// Where promtool checks this host's files; `None` follows the deploy's option.
     #[serde(default)]
     pub remote_promtool: Option<RemotePromtool>,
+    /// The absolute path of a `file_sd` target file that deploys keep on the host beside
+    /// the rules (Promgen's push model, without a worker on the host): the targets of its
+    /// `datasources` (shards), or of every shard when it names none. `None`: not pushed.
+    #[serde(default)]
+    pub targets_file: Option<PathBuf>,
+    /// After a new target file, wait until Prometheus's `/api/v1/targets` has discovered
+    /// every target in it (else restore the previous file).
+    #[serde(default)]
+    pub verify_targets: bool,
 }
 
 fn default_ssh_port() -> u16 {
@@ -145,6 +154,7 @@ impl std::fmt::Debug for Host {
             .field("ssh_port", &self.ssh_port)
             .field("ssh_user", &self.ssh_user)
             .field("rule_file", &self.rule_file)
+            .field("targets_file", &self.targets_file)
             .field("prometheus_url", &self.prometheus_url)
             .field("prometheus_auth", &self.prometheus_auth.as_ref().map(|_| "***"))
             .field("reload", &self.reload)
@@ -194,6 +204,7 @@ impl Host {
         }
         let paths = [
             ("rule_file", Some(&self.rule_file)),
+            ("targets_file", self.targets_file.as_ref()),
             ("identity_file", self.identity_file.as_ref()),
             ("known_hosts_file", self.known_hosts_file.as_ref()),
             ("prometheus_ca_file", self.prometheus_ca_file.as_ref()),
@@ -204,6 +215,12 @@ impl Host {
             {
                 problem(field, format!("`{}` {why}", printable(&path.to_string_lossy())));
             }
+        }
+        if self.targets_file.as_ref() == Some(&self.rule_file) {
+            problem("targets_file", "must not be the rule file".to_owned());
+        }
+        if self.verify_targets && self.targets_file.is_none() {
+            problem("verify_targets", "needs a `targets_file`".to_owned());
         }
         if let Err(why) = check_url(&self.prometheus_url) {
             problem("prometheus_url", format!("`{}` {why}", printable(&self.prometheus_url)));
@@ -222,14 +239,34 @@ impl Host {
         }
         if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
+}
 
-    /// The rule file's directory (temp files and the backup folder go there).
-    pub(crate) fn rule_dir(&self) -> &Path {
-        self.rule_file.parent().unwrap_or(Path::new("/"))
+/// Where a managed file's temp file and backups go: beside it, named after it.
+#[derive(Debug, Clone)]
+pub(crate) struct Managed<'a> {
+    pub(crate) path: &'a Path,
+    /// `.<name>.promrules-tmp` in the same directory (a rename there is atomic).
+    pub(crate) temp: PathBuf,
+    /// `.promrules-backups/` in the same directory.
+    pub(crate) backup_dir: PathBuf,
+    pub(crate) name: String,
+}
+
+impl Managed<'_> {
+    pub(crate) fn new(path: &Path) -> Managed<'_> {
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        Managed {
+            path,
+            temp: dir.join(format!(".{name}.promrules-tmp")),
+            backup_dir: dir.join(".promrules-backups"),
+            name,
+        }
     }
 
-    pub(crate) fn rule_file_name(&self) -> String {
-        self.rule_file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    /// A backup's path: where the glob checks look for a name a pattern must not cover.
+    pub(crate) fn backup_example(&self) -> PathBuf {
+        self.backup_dir.join(&self.name)
     }
 }
 
@@ -490,6 +527,10 @@ mod tests {
             ),
             ("rule_file", Box::new(|h| h.rule_file = PathBuf::from("relative.yml"))),
             ("rule_file", Box::new(|h| h.rule_file = PathBuf::from("/etc/prometheus//r.yml"))),
+            ("targets_file", Box::new(move |h| h.targets_file = path("targets/x.json"))),
+            ("targets_file", Box::new(move |h| h.targets_file = path("/t/../x.json"))),
+            ("targets_file", Box::new(|h| h.targets_file = Some(h.rule_file.clone()))),
+            ("verify_targets", Box::new(|h| h.verify_targets = true)),
             ("identity_file", Box::new(move |h| h.identity_file = path("-i/key"))),
             ("identity_file", Box::new(move |h| h.identity_file = path("/keys/../id"))),
             ("known_hosts_file", Box::new(move |h| h.known_hosts_file = path("known_hosts"))),
@@ -526,6 +567,10 @@ mod tests {
             Box::new(|h| h.jump_host = Some("[::1]:22".into())),
             Box::new(|h| h.jump_host = Some("10.0.0.9".into())),
             Box::new(move |h| h.identity_file = path("/home/deploy/.ssh/id_ed25519")),
+            Box::new(move |h| {
+                h.targets_file = path("/etc/prometheus/targets/promrules.json");
+                h.verify_targets = true;
+            }),
             Box::new(|h| h.prometheus_url = "https://[::1]:9090/prometheus".into()),
             Box::new(|h| {
                 h.prometheus_auth =

@@ -4,7 +4,8 @@
 //! it backs up the live file, uploads the new one atomically (temp file, fsync, `promtool`
 //! when the host has it, posix-rename), reloads Prometheus, verifies that exactly the new
 //! groups are loaded, and restores the previous file (and reloads again) when anything
-//! fails. [`Deployer::deploy_fleet`] does many hosts in parallel with bounded concurrency
+//! fails. A host may also name a `file_sd` target file, kept the same way (no reload:
+//! Prometheus re-reads it). [`Deployer::deploy_fleet`] does many hosts in parallel with bounded concurrency
 //! and a per-host lock, and returns a [`HostReport`] per host.
 //!
 //! SSH is the system OpenSSH client (through the `openssh` crate, multiplexed), so keys,
@@ -29,8 +30,8 @@
 
 pub use promrules_prometheus::Auth as PrometheusAuth;
 
-pub use crate::error::{InventoryError, SshStep, StepError};
-pub use crate::fleet::{DeployOptions, Deployer, HostLock};
+pub use crate::error::{FileKind, InventoryError, SshStep, StepError};
+pub use crate::fleet::{DeployOptions, Deployer, Files, HostLock};
 pub use crate::host::{Host, HostKeyPolicy, HostProblem, Inventory, ReloadMethod, RemotePromtool};
 pub use crate::report::{DiffSummary, HostReport, Outcome};
 
@@ -43,3 +44,4 @@ mod pool;
 mod protocol;
 mod remote;
 mod report;
+mod targets;

@@ -16,6 +16,9 @@
 //!
 //! **Invariant: the live path always holds a complete, previously valid or newly verified
 //! file**, and every failure before the rename leaves the host as it was.
+//!
+//! A host with a `targets_file` gets its target file first (`targets.rs`); when that step
+//! fails, the rule file is left as it was.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,21 +26,21 @@ use std::sync::Arc;
 use promrules_prometheus::{Prometheus, PrometheusError, ReloadState, rule_files_cover};
 use serde::Deserialize;
 
-use crate::error::StepError;
-use crate::host::{Host, ReloadMethod, RemotePromtool};
+use crate::error::{FileKind, StepError};
+use crate::host::{Host, Managed, ReloadMethod, RemotePromtool};
 use crate::remote::{PrometheusVersion, Remote, shell_quote};
 use crate::report::{Diff, Finished, hex_sha256};
-use crate::{DeployOptions, Deployer, Outcome};
+use crate::{DeployOptions, Deployer, Files, Outcome};
 
-/// Connects to `host` and runs the protocol with `content`.
+/// Connects to `host` and runs the protocol with `files`.
 pub(crate) async fn run(
     deployer: &Deployer,
     host: &Host,
-    content: &[u8],
+    files: &Files,
     options: &DeployOptions,
 ) -> Result<Finished, StepError> {
     let remote = deployer.pool.take(host, &deployer.control_dir, options.connect_timeout).await?;
-    let result = run_connected(deployer, host, &remote, content, options).await;
+    let result = run_connected(deployer, host, &remote, files, options).await;
     match &result {
         Err(error) if error.is_connection() => remote.close().await,
         _ => deployer.pool.give_back(host, remote),
@@ -49,6 +52,33 @@ async fn run_connected(
     deployer: &Deployer,
     host: &Host,
     remote: &Remote,
+    files: &Files,
+    options: &DeployOptions,
+) -> Result<Finished, StepError> {
+    let prometheus = client(host, options)?;
+    let pushed = match (&host.targets_file, &files.targets) {
+        (Some(path), Some(targets)) => {
+            Some(crate::targets::push(host, remote, &prometheus, path, targets, options).await?)
+        }
+        _ => None,
+    };
+    if let Some(pushed) = pushed.as_ref().filter(|pushed| pushed.outcome.is_failure()) {
+        let message = format!("target file: {}; the rule file was left as it was", pushed.message);
+        return Ok(Finished { outcome: pushed.outcome, ..Finished::failed(message) });
+    }
+    let rules = deploy_rules(deployer, host, remote, &prometheus, &files.rules, options).await?;
+    Ok(match pushed {
+        Some(pushed) => rules.with_targets(pushed),
+        None => rules,
+    })
+}
+
+/// Steps 1 to 6 for the rule file.
+async fn deploy_rules(
+    deployer: &Deployer,
+    host: &Host,
+    remote: &Remote,
+    prometheus: &Arc<Prometheus>,
     content: &[u8],
     options: &DeployOptions,
 ) -> Result<Finished, StepError> {
@@ -61,17 +91,15 @@ async fn run_connected(
         return Ok(Finished::new(Outcome::Unchanged, message, &diff));
     }
 
-    let prometheus = client(host, options)?;
-    let temp = host.rule_dir().join(format!(".{}.promrules-tmp", host.rule_file_name()));
-    let backup_dir = host.rule_dir().join(".promrules-backups");
-    check_coverage(host, remote, &prometheus, &[&temp, &backup_dir.join(host.rule_file_name())])
-        .await?;
-    check_version(host, remote, &prometheus, content).await?;
+    let managed = Managed::new(&host.rule_file);
+    let temp = &managed.temp;
+    check_coverage(host, remote, prometheus, FileKind::Rules, &managed).await?;
+    check_version(host, remote, prometheus, content).await?;
     let mode = host.remote_promtool.unwrap_or(options.remote_promtool);
     let local = match mode {
         RemotePromtool::Always => None,
         RemotePromtool::Auto | RemotePromtool::Never => {
-            match prometheus_version(host, remote, &prometheus).await {
+            match prometheus_version(host, remote, prometheus).await {
                 Ok((_, Some(major_minor))) => deployer.promtools.matching(major_minor).await,
                 _ => None,
             }
@@ -104,42 +132,41 @@ async fn run_connected(
 
     let upload = async {
         if let Some(live) = &live {
-            back_up(host, remote, &backup_dir, live, options.backups).await?;
+            back_up(remote, &managed, live, options.backups).await?;
         }
-        remote.write_synced(&temp, content).await
+        remote.write_synced(temp, content).await
     };
     let (verdict, uploaded) = tokio::join!(check_here, upload);
     if let Err(error) = uploaded {
         // A full disk leaves a partial temp file: take it away, or it keeps the disk full.
-        let _ = remote.remove(&temp).await;
+        let _ = remote.remove(temp).await;
         return Err(error);
     }
     if let Err(refused) = verdict {
-        remote.remove(&temp).await?;
+        remote.remove(temp).await?;
         return Err(refused);
     }
     if local.is_none() && mode != RemotePromtool::Never {
-        match check_with_promtool(host, remote, &temp).await {
+        match check_with_promtool(host, remote, temp).await {
             Ok(true) => checked = "checked by the host's promtool".to_owned(),
             Ok(false) => checked = "not checked by promtool (none here or on the host)".to_owned(),
             Err(error) => {
-                remote.remove(&temp).await?;
+                remote.remove(temp).await?;
                 return Err(error);
             }
         }
     }
 
-    let before = blocking(host, &prometheus, |p| p.reload_state()).await.ok();
-    remote.rename(&temp, &host.rule_file).await?;
+    let before = blocking(host, prometheus, |p| p.reload_state()).await.ok();
+    remote.rename(temp, &host.rule_file).await?;
     let expected = group_names(content);
-    let Err(reason) =
-        reload_and_verify(host, remote, &prometheus, before, &expected, options).await
+    let Err(reason) = reload_and_verify(host, remote, prometheus, before, &expected, options).await
     else {
         let message = format!("loaded {} group(s); {lines}; {checked}", expected.len());
         return Ok(Finished::new(Outcome::Deployed, message, &diff));
     };
     log::warn!("{reason}; restoring the previous rule file of {}", host.name);
-    Ok(match roll_back(host, remote, &prometheus, live.as_deref(), &temp, options).await {
+    Ok(match roll_back(host, remote, prometheus, live.as_deref(), temp, options).await {
         Ok(note) => Finished::new(
             Outcome::RolledBack,
             format!("{reason}; previous file restored{note}"),
@@ -161,7 +188,7 @@ fn client(host: &Host, options: &DeployOptions) -> Result<Arc<Prometheus>, StepE
 }
 
 /// Runs a blocking Prometheus call on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     host: &Host,
     prometheus: &Arc<Prometheus>,
     call: impl FnOnce(&Prometheus) -> Result<T, PrometheusError> + Send + 'static,
@@ -180,35 +207,48 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-async fn check_coverage(
+/// Checks (once per connection and path) that the patterns through which Prometheus reads
+/// a `kind` of file cover its path, and do not cover its temp and backup names.
+pub(crate) async fn check_coverage(
     host: &Host,
     remote: &Remote,
     prometheus: &Arc<Prometheus>,
-    must_not_cover: &[&Path],
+    kind: FileKind,
+    managed: &Managed<'_>,
 ) -> Result<(), StepError> {
     let covered = || remote.covered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if covered().contains(&host.rule_file) {
+    if covered().contains(managed.path) {
         return Ok(());
     }
-    let patterns = blocking(host, prometheus, |p| p.rule_file_patterns()).await?;
-    if !rule_files_cover(&patterns, &host.rule_file) {
+    let patterns = match kind {
+        FileKind::Rules => blocking(host, prometheus, |p| p.rule_file_patterns()).await?,
+        FileKind::Targets => blocking(host, prometheus, |p| p.file_sd_patterns()).await?,
+    };
+    if !rule_files_cover(&patterns, managed.path) {
         return Err(StepError::NotCovered {
             host: host.name.clone(),
-            path: host.rule_file.display().to_string(),
+            kind,
+            path: managed.path.display().to_string(),
             patterns: if patterns.is_empty() { "none".to_owned() } else { patterns.join(", ") },
         });
     }
-    if let Some(path) = must_not_cover.iter().find(|path| rule_files_cover(&patterns, path)) {
+    let own = [&managed.temp, &managed.backup_example()];
+    if let Some(path) = own.iter().find(|path| rule_files_cover(&patterns, path)) {
         return Err(StepError::Verify {
             host: host.name.clone(),
             problem: format!(
-                "the `rule_files` patterns ({}) also cover `{}`, where temp files and backups go; narrow them (for example `*.yml`)",
+                "the {} patterns ({}) also cover `{}`, where temp files and backups go; narrow them (for example `*.{}`)",
+                kind.setting(),
                 patterns.join(", "),
-                path.display()
+                path.display(),
+                match kind {
+                    FileKind::Rules => "yml",
+                    FileKind::Targets => "json",
+                },
             ),
         });
     }
-    covered().insert(host.rule_file.clone());
+    covered().insert(managed.path.to_owned());
     Ok(())
 }
 
@@ -258,23 +298,23 @@ async fn check_version(
     }
 }
 
-async fn back_up(
-    host: &Host,
+/// Copies `live` into the backup folder beside the managed file, keeping the newest `keep`.
+pub(crate) async fn back_up(
     remote: &Remote,
-    dir: &Path,
+    managed: &Managed<'_>,
     live: &[u8],
     keep: usize,
 ) -> Result<(), StepError> {
+    let dir = &managed.backup_dir;
     remote.ensure_dir(dir).await?;
     // A sortable UTC timestamp with microseconds.
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
-    let name = host.rule_file_name();
-    let backup = dir.join(format!("{name}.{stamp}"));
+    let backup = dir.join(format!("{}.{stamp}", managed.name));
     if let Err(error) = remote.write_synced(&backup, live).await {
         let _ = remote.remove(&backup).await;
         return Err(error);
     }
-    let prefix = format!("{name}.");
+    let prefix = format!("{}.", managed.name);
     let mut backups: Vec<String> =
         remote.list(dir).await?.into_iter().filter(|n| n.starts_with(&prefix)).collect();
     backups.sort();

@@ -53,8 +53,11 @@ pub struct HostReport {
     pub outcome: Outcome,
     pub message: String,
     pub duration: Duration,
-    /// SHA-256 of the content deployed (or that would be).
+    /// SHA-256 of the rule file deployed (or that would be).
     pub content_hash: String,
+    /// SHA-256 of the target file, for a host with a `targets_file`.
+    #[serde(default)]
+    pub targets_hash: Option<String>,
     pub diff: DiffSummary,
     /// A unified diff of the live file against the new one, when asked for.
     pub diff_text: Option<String>,
@@ -80,6 +83,18 @@ impl Finished {
             _ => Some(diff.text.clone()),
         };
         Finished { outcome, message, diff: diff.summary, diff_text }
+    }
+
+    /// This rule-file result with what the target-file step did: a new target file makes an
+    /// unchanged rule file's host `deployed` (or `would_change` in a dry run).
+    pub(crate) fn with_targets(self, pushed: crate::targets::Pushed) -> Finished {
+        let outcome = match (self.outcome, pushed.outcome) {
+            (Outcome::Unchanged, Outcome::Deployed) => Outcome::Deployed,
+            (Outcome::Unchanged, Outcome::WouldChange) => Outcome::WouldChange,
+            (outcome, _) => outcome,
+        };
+        let message = format!("{}; target file: {}", self.message, pushed.message);
+        Finished { outcome, message, ..self }
     }
 
     pub(crate) fn failed(message: String) -> Finished {
@@ -143,6 +158,7 @@ pub(crate) fn failed_report(
         message,
         duration,
         content_hash,
+        targets_hash: None,
         diff: DiffSummary::default(),
         diff_text: None,
         locked_at: now,

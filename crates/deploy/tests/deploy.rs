@@ -3,9 +3,11 @@
 //! locking, and doing nothing when nothing changed.
 
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
 use promrules_deploy::{
-    DeployOptions, Deployer, Host, HostKeyPolicy, HostReport, Outcome, ReloadMethod, RemotePromtool,
+    DeployOptions, Deployer, Files, Host, HostKeyPolicy, HostReport, Outcome, ReloadMethod,
+    RemotePromtool,
 };
 use support::host;
 use test_support::SimHost;
@@ -49,8 +51,13 @@ fn deployer() -> Arc<Deployer> {
     Arc::new(Deployer::new(dir.path()))
 }
 
-fn deploy(deployer: &Deployer, host: &Host, content: &[u8], options: &DeployOptions) -> HostReport {
-    runtime().block_on(deployer.deploy(host, content, options))
+fn deploy(
+    deployer: &Deployer,
+    host: &Host,
+    files: impl Into<Files>,
+    options: &DeployOptions,
+) -> HostReport {
+    runtime().block_on(deployer.deploy(host, files, options))
 }
 
 fn no_promtool() -> DeployOptions {
@@ -268,7 +275,7 @@ fn backups_keep_the_newest_and_dry_runs_touch_nothing() {
     let dry = deploy(
         &deployer,
         &host,
-        &rules("dry", &["Dry"]),
+        rules("dry", &["Dry"]),
         &DeployOptions { dry_run: true, ..DeployOptions::default() },
     );
     assert_eq!(dry.outcome, Outcome::WouldChange);
@@ -284,7 +291,7 @@ fn a_path_outside_rule_files_fails_before_touching_the_host() {
     let mut host = host(&fleet[0]);
     host.rule_file = fleet[0].dir().join("elsewhere/promrules.yml");
     std::fs::create_dir_all(host.rule_file.parent().unwrap()).unwrap();
-    let report = deploy(&deployer, &host, &rules("x", &["X"]), &DeployOptions::default());
+    let report = deploy(&deployer, &host, rules("x", &["X"]), &DeployOptions::default());
     assert_eq!(report.outcome, Outcome::Failed);
     assert!(
         report.message.contains("is not covered by any `rule_files` pattern"),
@@ -405,7 +412,7 @@ fn host_keys_are_checked() {
     // The key was recorded (hashed, with Debian's ssh defaults): strict now passes.
     let recorded = Host { host_key_policy: HostKeyPolicy::Strict, ..unknown.clone() };
     let strict_again =
-        deploy(&deployer, &recorded, &rules("keys", &["Keys", "Again"]), &DeployOptions::default());
+        deploy(&deployer, &recorded, rules("keys", &["Keys", "Again"]), &DeployOptions::default());
     assert_eq!(strict_again.outcome, Outcome::Deployed, "{}", strict_again.message);
 
     // A changed key: refused under both policies.
@@ -415,7 +422,7 @@ fn host_keys_are_checked() {
         let report = deploy(
             &deployer,
             &changed,
-            &rules("impostor", &["Impostor"]),
+            rules("impostor", &["Impostor"]),
             &DeployOptions::default(),
         );
         assert_eq!(report.outcome, Outcome::Failed, "{policy:?}");
@@ -466,7 +473,7 @@ fn reload_by_command_over_ssh() {
         "pkill -HUP -f '^/usr/bin/prometheus .*web.listen-address={}:{}'",
         fleet[2].ip, fleet[2].prometheus_port
     ));
-    let report = deploy(&deployer, &host, &rules("hup", &["ByCommand"]), &DeployOptions::default());
+    let report = deploy(&deployer, &host, rules("hup", &["ByCommand"]), &DeployOptions::default());
     assert_eq!(report.outcome, Outcome::Deployed, "{}", report.message);
     assert_eq!(fleet[2].loaded_rules(), ["ByCommand"]);
 }
@@ -525,7 +532,7 @@ fn a_missing_rules_directory_and_a_failed_rollback_are_named() {
     // The reload command fails every time: the new file's reload and the rollback's.
     let mut failing = host.clone();
     failing.reload = ReloadMethod::Command("exit 3".into());
-    let report = deploy(&deployer, &failing, &rules("new", &["New"]), &DeployOptions::default());
+    let report = deploy(&deployer, &failing, rules("new", &["New"]), &DeployOptions::default());
     assert_eq!(report.outcome, Outcome::Failed, "{}", report.message);
     assert!(
         report.message.contains("ROLLBACK FAILED") && report.message.contains("exit 3"),
@@ -538,7 +545,7 @@ fn a_missing_rules_directory_and_a_failed_rollback_are_named() {
     // The directory is gone (a wiped volume): the upload step fails and says where.
     let rules_dir = sim.rule_file().parent().unwrap().to_owned();
     std::fs::remove_dir_all(&rules_dir).unwrap();
-    let report = deploy(&deployer, &host, &rules("new", &["New"]), &DeployOptions::default());
+    let report = deploy(&deployer, &host, rules("new", &["New"]), &DeployOptions::default());
     assert_eq!(report.outcome, Outcome::Failed, "{}", report.message);
     assert!(
         report.message.contains("creating")
@@ -633,7 +640,7 @@ fn a_rules_directory_the_deploy_user_cannot_write_fails_naming_the_step() {
     let mut host = host(&sim);
     host.ssh_user = Some(user.to_owned());
     let before = std::fs::read(sim.rule_file()).unwrap();
-    let report = deploy(&deployer(), &host, &rules("denied", &["Denied"]), &no_promtool());
+    let report = deploy(&deployer(), &host, rules("denied", &["Denied"]), &no_promtool());
     assert_eq!(report.outcome, Outcome::Failed, "{}", report.message);
     assert!(
         report.message.contains("creating") && report.message.to_lowercase().contains("permission"),
@@ -664,7 +671,7 @@ fn prometheus_loading_other_groups_than_deployed_rolls_back() {
         file = file.display(),
         url = sim.prometheus_url(),
     ));
-    let report = deploy(&deployer, &host, &rules("new", &["New"]), &no_promtool());
+    let report = deploy(&deployer, &host, rules("new", &["New"]), &no_promtool());
     assert_eq!(report.outcome, Outcome::RolledBack, "{}", report.message);
     assert!(
         report.message.contains(r#"loaded groups ["other"]"#)
@@ -718,4 +725,130 @@ fn sshd_killed_mid_upload_leaves_the_live_file_alone() {
     );
     assert_eq!(std::fs::read(sim.rule_file()).unwrap(), old, "the live file is the old one");
     assert_eq!(sim.loaded_rules(), ["Old"]);
+}
+
+/// A `file_sd` target file: one group per job, with its targets.
+fn file_sd(groups: &[(&str, &[&str])]) -> Vec<u8> {
+    let groups: Vec<serde_json::Value> = groups
+        .iter()
+        .map(|(job, targets)| serde_json::json!({"labels": {"job": job}, "targets": targets}))
+        .collect();
+    serde_json::to_vec_pretty(&groups).unwrap()
+}
+
+/// The addresses a host's Prometheus discovered, read straight from its API.
+fn discovered(sim: &SimHost) -> String {
+    let url = format!("{}/api/v1/targets", sim.prometheus_url());
+    ureq::get(&url).call().unwrap().body_mut().read_to_string().unwrap()
+}
+
+#[test]
+fn target_files_are_pushed_beside_the_rules_verified_and_restored() {
+    // Prometheus reads targets/*.json; an hour between scrapes keeps the fake targets quiet.
+    let sim = SimHost::start(
+        10,
+        "scrape_configs:\n- job_name: pushed\n  scrape_interval: 1h\n  file_sd_configs:\n  - files: ['{dir}/targets/*.json']\n",
+    );
+    let deployer = deployer();
+    let mut host = host(&sim);
+    host.targets_file = Some(sim.targets_file());
+    host.verify_targets = true;
+    let options = DeployOptions { reload_timeout: Duration::from_secs(30), ..no_promtool() };
+    let rule_file = rules("pushed", &["Pushed"]);
+    let files =
+        |targets: &[u8]| Files { rules: rule_file.clone(), targets: Some(targets.to_vec()) };
+
+    // First deploy: both files; Prometheus discovers the targets without a reload.
+    let first = file_sd(&[("node", &["127.0.0.99:9100", "127.0.0.98:9100"])]);
+    let report = deploy(&deployer, &host, files(&first), &options);
+    assert_eq!(report.outcome, Outcome::Deployed, "{}", report.message);
+    assert!(
+        report.message.ends_with("target file: wrote 2 target(s), all discovered by Prometheus"),
+        "{}",
+        report.message
+    );
+    assert_eq!(std::fs::read(sim.targets_file()).unwrap(), first);
+    assert!(discovered(&sim).contains("127.0.0.98:9100"));
+    let first_hash = report.targets_hash.clone().expect("a target file's hash");
+    assert_eq!(first_hash.len(), 64);
+
+    // Both the same: nothing touched.
+    let modified = std::fs::metadata(sim.targets_file()).unwrap().modified().unwrap();
+    let report = deploy(&deployer, &host, files(&first), &options);
+    assert_eq!(report.outcome, Outcome::Unchanged, "{}", report.message);
+    assert!(report.message.ends_with("target file: unchanged (2 target(s))"), "{}", report.message);
+    assert_eq!(std::fs::metadata(sim.targets_file()).unwrap().modified().unwrap(), modified);
+
+    // Only the targets changed: the host is deployed, no reload, the old file backed up.
+    let reloaded_at = sim.last_reload();
+    let second = file_sd(&[("node", &["127.0.0.97:9100"])]);
+    let report = deploy(&deployer, &host, files(&second), &options);
+    assert_eq!(report.outcome, Outcome::Deployed, "{}", report.message);
+    assert!(
+        report
+            .message
+            .starts_with("the live file already has this content; target file: wrote 1 target(s)"),
+        "{}",
+        report.message
+    );
+    assert_ne!(report.targets_hash.as_deref(), Some(first_hash.as_str()));
+    assert_eq!(sim.last_reload(), reloaded_at, "file_sd needs no reload");
+    assert!(discovered(&sim).contains("127.0.0.97:9100"));
+    let backups: Vec<_> =
+        std::fs::read_dir(sim.targets_file().with_file_name(".promrules-backups"))
+            .unwrap()
+            .map(|entry| std::fs::read(entry.unwrap().path()).unwrap())
+            .collect();
+    assert_eq!(backups, std::slice::from_ref(&first), "the previous target file is backed up");
+
+    // A dry run says it would change and writes nothing.
+    let dry = DeployOptions { dry_run: true, ..options.clone() };
+    let report = deploy(&deployer, &host, files(&first), &dry);
+    assert_eq!(report.outcome, Outcome::WouldChange, "{}", report.message);
+    assert_eq!(std::fs::read(sim.targets_file()).unwrap(), second);
+
+    // Not file_sd JSON: refused before anything is written, the rule file included.
+    let report = deploy(
+        &deployer,
+        &host,
+        Files { rules: rules("other", &["Other"]), targets: Some(b"{\"targets\": 1}".to_vec()) },
+        &options,
+    );
+    assert_eq!(report.outcome, Outcome::Failed, "{}", report.message);
+    assert!(report.message.contains("is not file_sd JSON"), "{}", report.message);
+    assert_eq!(std::fs::read(sim.targets_file()).unwrap(), second);
+    assert_eq!(std::fs::read(sim.rule_file()).unwrap(), rule_file);
+
+    // A target Prometheus never discovers (an address it refuses): the previous target
+    // file comes back, the rule file is left as it was, and the report says both.
+    let quick = DeployOptions { reload_timeout: Duration::from_secs(8), ..options.clone() };
+    let refused = file_sd(&[("node", &["127.0.0.96:9100", "bad/address:9100"])]);
+    let report = deploy(
+        &deployer,
+        &host,
+        Files { rules: rules("other", &["Other"]), targets: Some(refused) },
+        &quick,
+    );
+    assert_eq!(report.outcome, Outcome::RolledBack, "{}", report.message);
+    assert!(report.message.contains("did not discover bad/address:9100"), "{}", report.message);
+    assert!(
+        report.message.contains("previous target file restored; the rule file was left as it was"),
+        "{}",
+        report.message
+    );
+    assert_eq!(std::fs::read(sim.targets_file()).unwrap(), second);
+    assert_eq!(std::fs::read(sim.rule_file()).unwrap(), rule_file);
+
+    // A path no file_sd_configs pattern covers fails before anything is written.
+    let mut elsewhere = host.clone();
+    elsewhere.targets_file = Some(sim.dir().join("elsewhere/promrules.json"));
+    std::fs::create_dir_all(sim.dir().join("elsewhere")).unwrap();
+    let report = deploy(&deployer, &elsewhere, files(&first), &options);
+    assert_eq!(report.outcome, Outcome::Failed, "{}", report.message);
+    assert!(
+        report.message.contains("is not covered by any `file_sd_configs` `files` pattern"),
+        "{}",
+        report.message
+    );
+    assert!(!sim.dir().join("elsewhere/promrules.json").exists());
 }

@@ -108,6 +108,7 @@ diesel::table! {
         revision -> Nullable<BigInt>,
         locked_at -> Nullable<Timestamp>,
         released_at -> Nullable<Timestamp>,
+        targets_hash -> Nullable<Text>,
     }
 }
 

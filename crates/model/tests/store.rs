@@ -766,6 +766,7 @@ fn deployments_list_newest_first_with_filters_and_pages(db: &TestDb) {
         revision: None,
         locked_at: None,
         released_at: None,
+        targets_hash: None,
     };
     let mut ids = Vec::new();
     for (actor, hosts, succeeded) in [

@@ -1,7 +1,7 @@
 //! The client: one `ureq` agent per Prometheus, every request built by [`Prometheus::get`]
 //! or [`Prometheus::post`], which add the credentials and bound the answer's size.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -310,17 +310,31 @@ impl Prometheus {
     /// The loaded `rule_files` patterns, resolved against the configuration file's
     /// directory as Prometheus resolves them.
     pub fn rule_file_patterns(&self) -> Result<Vec<String>, PrometheusError> {
+        let (config, dir) = self.loaded_config()?;
+        Ok(resolve(&dir, &config.rule_files))
+    }
+
+    /// The `files` patterns of every `file_sd_configs` of the loaded scrape configurations,
+    /// resolved against the configuration file's directory as Prometheus resolves them.
+    pub fn file_sd_patterns(&self) -> Result<Vec<String>, PrometheusError> {
+        let (config, dir) = self.loaded_config()?;
+        let files: Vec<String> = config
+            .scrape_configs
+            .into_iter()
+            .flat_map(|scrape| scrape.file_sd_configs)
+            .flat_map(|file_sd| file_sd.files)
+            .collect();
+        Ok(resolve(&dir, &files))
+    }
+
+    /// The loaded configuration (the parts promrules reads) and its file's directory.
+    fn loaded_config(&self) -> Result<(LoadedConfig, PathBuf), PrometheusError> {
         #[derive(Deserialize)]
         struct ConfigData {
             yaml: String,
         }
-        #[derive(Deserialize, Default)]
-        struct ConfigDoc {
-            #[serde(default)]
-            rule_files: Vec<String>,
-        }
         let config: ConfigData = self.api("/api/v1/status/config", &[])?;
-        let doc: ConfigDoc =
+        let doc: LoadedConfig =
             serde_yaml::from_str(&config.yaml).map_err(|e| PrometheusError::Answer {
                 url: self.base.clone(),
                 request: "GET /api/v1/status/config".into(),
@@ -331,17 +345,32 @@ impl Prometheus {
             .get("config.file")
             .and_then(|file| Path::new(file).parent().map(Path::to_owned))
             .unwrap_or_default();
-        Ok(doc
-            .rule_files
-            .iter()
-            .map(|pattern| {
-                if Path::new(pattern).is_absolute() {
-                    PathBuf::from(pattern)
-                } else {
-                    config_dir.join(pattern)
-                }
-            })
-            .map(|path| path.display().to_string())
+        Ok((doc, config_dir))
+    }
+
+    /// The `__address__` of every target service discovery found, whether scraped or
+    /// dropped by relabelling (`/api/v1/targets`).
+    pub fn discovered_addresses(&self) -> Result<BTreeSet<String>, PrometheusError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct TargetsData {
+            #[serde(default)]
+            active_targets: Vec<Target>,
+            #[serde(default)]
+            dropped_targets: Vec<Target>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Target {
+            #[serde(default)]
+            discovered_labels: BTreeMap<String, String>,
+        }
+        let targets: TargetsData = self.api("/api/v1/targets", &[])?;
+        Ok(targets
+            .active_targets
+            .into_iter()
+            .chain(targets.dropped_targets)
+            .filter_map(|mut target| target.discovered_labels.remove("__address__"))
             .collect())
     }
 
@@ -434,6 +463,42 @@ impl Prometheus {
     }
 }
 
+/// The parts of a loaded Prometheus configuration that promrules reads.
+#[derive(Deserialize, Default)]
+struct LoadedConfig {
+    #[serde(default)]
+    rule_files: Vec<String>,
+    #[serde(default)]
+    scrape_configs: Vec<ScrapeConfig>,
+}
+
+#[derive(Deserialize)]
+struct ScrapeConfig {
+    #[serde(default)]
+    file_sd_configs: Vec<FileSdConfig>,
+}
+
+#[derive(Deserialize)]
+struct FileSdConfig {
+    #[serde(default)]
+    files: Vec<String>,
+}
+
+/// Configuration paths as Prometheus reads them: relative ones against `dir`.
+fn resolve(dir: &Path, patterns: &[String]) -> Vec<String> {
+    patterns
+        .iter()
+        .map(|pattern| {
+            if Path::new(pattern).is_absolute() {
+                PathBuf::from(pattern)
+            } else {
+                dir.join(pattern)
+            }
+        })
+        .map(|path| path.display().to_string())
+        .collect()
+}
+
 /// The HTTP agent every promrules client uses: a global `timeout` per request, error
 /// statuses as answers (not errors), and for https either the public roots or only the
 /// PEM certificates of `ca_file` (an internal CA).
@@ -459,7 +524,8 @@ pub fn agent(timeout: Duration, ca_file: Option<&Path>) -> Result<ureq::Agent, P
     Ok(config.build().into())
 }
 
-/// Whether any `rule_files` pattern covers `path` as Prometheus's `filepath.Glob` would:
+/// Whether any `rule_files` (or `file_sd_configs` `files`) pattern covers `path` as
+/// Prometheus's `filepath.Glob` would:
 /// `*` stays within one path segment and, unlike a shell, also matches a leading dot.
 pub fn rule_files_cover(patterns: &[String], path: &Path) -> bool {
     let options = glob::MatchOptions {

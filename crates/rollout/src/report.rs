@@ -61,6 +61,7 @@ mod tests {
             diff_text: diff_text.map(str::to_owned),
             locked_at: 0.0,
             released_at: 0.0,
+            targets_hash: None,
         }
     }
 

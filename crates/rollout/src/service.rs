@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use promrules_deploy::{
-    DeployOptions, Deployer, Host, HostLock, HostReport, Outcome, RemotePromtool,
+    DeployOptions, Deployer, Files, Host, HostLock, HostReport, Outcome, RemotePromtool,
 };
 use promrules_model::{DeploymentHost, Store};
 use promrules_yaml::{HealLabel, RenderOptions, Selection};
@@ -233,14 +233,16 @@ impl Rollout {
             let snapshot = store.snapshot()?;
             store.record_deployment_revision(id, snapshot.revision)?;
             let (rules, groups) = (snapshot.rules, snapshot.groups);
+            let target_files = TargetFiles::load(&store, &hosts)?;
             let targets = hosts
                 .into_iter()
                 .map(|host| {
                     let selection =
                         Selection { datasources: host.datasources.clone(), ..Selection::default() };
                     let options = RenderOptions { selection, heal_label: heal_label.clone() };
-                    let content = promrules_yaml::render(&rules, &groups, &options).into_bytes();
-                    (host, content)
+                    let rules = promrules_yaml::render(&rules, &groups, &options).into_bytes();
+                    let targets = target_files.as_ref().and_then(|files| files.render(&host));
+                    (host, Files { rules, targets })
                 })
                 .collect::<Vec<_>>();
             Ok((snapshot.revision, targets))
@@ -287,6 +289,36 @@ impl Rollout {
     }
 }
 
+/// The stored targets, read once per deploy when a host has a `targets_file`.
+struct TargetFiles {
+    model: promrules_model::TargetsModel,
+    /// Shard names by id (a host's `datasources` are shard ids).
+    shards: std::collections::HashMap<i64, String>,
+}
+
+impl TargetFiles {
+    fn load(store: &Store, hosts: &[Host]) -> Result<Option<TargetFiles>, RolloutError> {
+        if hosts.iter().all(|host| host.targets_file.is_none()) {
+            return Ok(None);
+        }
+        let shards = store.list_shards()?.into_iter().map(|s| (s.id, s.spec.name)).collect();
+        Ok(Some(TargetFiles { model: store.load_targets()?, shards }))
+    }
+
+    /// The `file_sd` JSON of `host`: the targets of its shards, or of every shard when it
+    /// names none; `None` for a host without a `targets_file`.
+    fn render(&self, host: &Host) -> Option<Vec<u8>> {
+        host.targets_file.as_ref()?;
+        let shards: Vec<&String> =
+            host.datasources.iter().filter_map(|id| self.shards.get(id)).collect();
+        let mut groups = promrules_targets::file_sd(&self.model, &Default::default());
+        if !host.datasources.is_empty() {
+            groups.retain(|group| group.labels.get("__shard").is_some_and(|s| shards.contains(&s)));
+        }
+        Some(promrules_targets::to_json(&groups).into_bytes())
+    }
+}
+
 /// `hosts` narrowed to `names` (all when empty); an unknown name is an error.
 fn select(hosts: Vec<Host>, names: &[String]) -> Result<Vec<Host>, RolloutError> {
     if let Some(unknown) = names.iter().find(|name| !hosts.iter().any(|host| &host.name == *name)) {
@@ -310,6 +342,7 @@ fn audit_record(report: &HostReport, revision: i64) -> DeploymentHost {
         outcome: report.outcome.as_str().to_owned(),
         message: report.message.clone(),
         content_hash: report.content_hash.clone(),
+        targets_hash: report.targets_hash.clone(),
         lines_added: report.diff.added as i64,
         lines_removed: report.diff.removed as i64,
         duration_ms: report.duration.as_millis() as i64,

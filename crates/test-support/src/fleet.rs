@@ -54,6 +54,9 @@ fn keygen(path: &Path) {
 /// In a [`SimHost`]'s extra configuration, its Prometheus's own `ip:port`.
 pub const SELF: &str = "{self}";
 
+/// In a [`SimHost`]'s extra configuration, its directory (where `targets/` is).
+pub const DIR: &str = "{dir}";
+
 impl SimHost {
     /// Starts host number `index` (address 127.0.0.`10 + index`); `extra_config` is added to
     /// its `prometheus.yml` (for example an `alerting:` section), with [`SELF`] standing for
@@ -101,6 +104,7 @@ impl SimHost {
             .tempdir()
             .expect("temp dir");
         std::fs::create_dir_all(dir.path().join("rules")).expect("rules dir");
+        std::fs::create_dir_all(dir.path().join("targets")).expect("targets dir");
         std::fs::write(dir.path().join("rules/promrules.yml"), "groups: []\n")
             .expect("initial rule file");
         let ssh_port = free_port(&ip);
@@ -108,7 +112,9 @@ impl SimHost {
         let prometheus_config = format!(
             "global:\n  evaluation_interval: 1s\nrule_files:\n  - {}/rules/*.yml\n{}",
             dir.path().display(),
-            extra_config.replace(SELF, &format!("{ip}:{prometheus_port}"))
+            extra_config
+                .replace(SELF, &format!("{ip}:{prometheus_port}"))
+                .replace(DIR, &dir.path().display().to_string())
         );
         let mut host = SimHost {
             name: format!("host{index}"),
@@ -137,6 +143,12 @@ impl SimHost {
     /// The managed rule file.
     pub fn rule_file(&self) -> PathBuf {
         self.dir.path().join("rules/promrules.yml")
+    }
+
+    /// A target file a `file_sd_configs` of `files: ['{dir}/targets/*.json']` reads (see
+    /// [`DIR`]); nothing is there at the start.
+    pub fn targets_file(&self) -> PathBuf {
+        self.dir.path().join("targets/promrules.json")
     }
 
     pub fn prometheus_url(&self) -> String {

@@ -13,7 +13,7 @@
 
 pub use crate::alertmanager::Alertmanager;
 pub use crate::eventually::{Settled, eventually};
-pub use crate::fleet::{SELF, SimHost, client_key};
+pub use crate::fleet::{DIR, SELF, SimHost, client_key};
 pub use crate::postgres::Postgres;
 pub use crate::process::{Service, free_port, wait_for_port};
 pub use crate::promtool::{assert_promtool_accepts, promtool, promtool_check_rules};

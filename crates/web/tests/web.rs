@@ -451,6 +451,41 @@ async fn an_admin_adds_and_edits_a_host_whose_secret_is_write_only() {
     assert_eq!(admin.post("/ui/hosts/prom-1", &changed).await.status, StatusCode::SEE_OTHER);
     assert!(ui.store.list_hosts().unwrap()[0].spec["prometheus_auth"].is_null(), "removed");
 
+    // The pushed target file and where promtool runs: a verification without a file is
+    // refused beside the checkbox, and both survive the next edit that does not touch them.
+    admin.get("/ui/hosts/prom-1/edit").await;
+    let mut pushed = changed.clone();
+    pushed.extend([("verify_targets", "true"), ("remote_promtool", "never")]);
+    let refused = admin.post("/ui/hosts/prom-1", &pushed).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let beside = &refused.body[refused.body.find("id=\"error-verify_targets\"").unwrap()..];
+    assert!(beside[..100].contains("needs a `targets_file`"), "{beside}");
+    pushed.push(("targets_file", "/etc/prometheus/targets/promrules.json"));
+    assert_eq!(admin.post("/ui/hosts/prom-1", &pushed).await.status, StatusCode::SEE_OTHER);
+    let form = admin.get("/ui/hosts/prom-1/edit").await;
+    assert!(form.body.contains("value=\"/etc/prometheus/targets/promrules.json\""));
+    assert!(form.body.contains("<option value=\"never\" selected>"), "{}", form.body);
+    let kept: Vec<(&str, &str)> = pushed
+        .iter()
+        .filter(|(field, _)| *field != "ssh_port")
+        .copied()
+        .chain([("ssh_port", "2224")])
+        .collect();
+    assert_eq!(admin.post("/ui/hosts/prom-1", &kept).await.status, StatusCode::SEE_OTHER);
+    let stored = &ui.store.list_hosts().unwrap()[0].spec;
+    assert_eq!(stored["targets_file"], "/etc/prometheus/targets/promrules.json");
+    assert_eq!(
+        (&stored["verify_targets"], &stored["remote_promtool"], &stored["ssh_port"]),
+        (&serde_json::json!(true), &serde_json::json!("never"), &serde_json::json!(2224))
+    );
+    assert!(
+        admin
+            .get("/ui/hosts/prom-1")
+            .await
+            .body
+            .contains("/etc/prometheus/targets/promrules.json (verified)")
+    );
+
     admin.get("/ui/hosts/prom-1").await;
     assert_eq!(admin.post("/ui/hosts/prom-1/delete", &[]).await.location(), "/ui/hosts");
     assert!(ui.store.list_hosts().unwrap().is_empty());

@@ -22,6 +22,8 @@ pub(crate) fn host(sim: &SimHost) -> Host {
         reload: ReloadMethod::Http,
         datasources: Vec::new(),
         remote_promtool: None,
+        targets_file: None,
+        verify_targets: false,
     }
 }
 

@@ -78,6 +78,8 @@ pub struct DeploymentHost {
     pub locked_at: Option<NaiveDateTime>,
     #[serde(serialize_with = "serialize_optional_utc")]
     pub released_at: Option<NaiveDateTime>,
+    /// SHA-256 of the `file_sd` target file kept on a host with a `targets_file`.
+    pub targets_hash: Option<String>,
 }
 
 fn serialize_optional_utc<S: serde::Serializer>(
@@ -321,6 +323,7 @@ impl Store {
                     deployment_hosts::revision.eq(record.revision),
                     deployment_hosts::locked_at.eq(record.locked_at),
                     deployment_hosts::released_at.eq(record.released_at),
+                    deployment_hosts::targets_hash.eq(&record.targets_hash),
                 ))
                 .execute(conn)?;
             Ok(())

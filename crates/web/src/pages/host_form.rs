@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use promrules_api::Scope;
-use promrules_deploy::{Host, PrometheusAuth, ReloadMethod};
+use promrules_deploy::{Host, PrometheusAuth, ReloadMethod, RemotePromtool};
 use promrules_model::HostRecord;
 use serde_json::{Value, json};
 
@@ -37,6 +37,10 @@ pub(crate) struct HostFields {
     prometheus_ca_file: String,
     reload: String,
     datasources: String,
+    targets_file: String,
+    verify_targets: bool,
+    /// `always`, `auto`, `never`, or empty for the server's `--remote-promtool`.
+    remote_promtool: String,
     /// `none`, `bearer` or `basic`.
     auth: &'static str,
     username: String,
@@ -75,6 +79,14 @@ impl From<&Host> for HostFields {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
+            targets_file: path(&host.targets_file),
+            verify_targets: host.verify_targets,
+            remote_promtool: match host.remote_promtool {
+                None => String::new(),
+                Some(RemotePromtool::Always) => "always".to_owned(),
+                Some(RemotePromtool::Auto) => "auto".to_owned(),
+                Some(RemotePromtool::Never) => "never".to_owned(),
+            },
             auth,
             username,
         }
@@ -97,6 +109,9 @@ impl HostFields {
             prometheus_ca_file: form.text("prometheus_ca_file"),
             reload: form.text("reload"),
             datasources: form.text("datasources"),
+            targets_file: form.text("targets_file"),
+            verify_targets: form.checked("verify_targets"),
+            remote_promtool: form.text("remote_promtool"),
             auth: match form.text("auth").as_str() {
                 "bearer" => "bearer",
                 "basic" => "basic",
@@ -125,7 +140,7 @@ impl HostForm {
     }
 
     fn general(&self) -> Vec<String> {
-        const SHOWN: [&str; 13] = [
+        const SHOWN: [&str; 16] = [
             "name",
             "address",
             "ssh_port",
@@ -138,6 +153,9 @@ impl HostForm {
             "prometheus_ca_file",
             "reload",
             "datasources",
+            "targets_file",
+            "verify_targets",
+            "remote_promtool",
             "prometheus_auth",
         ];
         self.errors
@@ -185,6 +203,13 @@ impl HostForm {
                     h.prometheus_url.clone(),
                     "as seen from this server, without credentials",
                 ),
+                (
+                    "targets_file",
+                    "Target file",
+                    h.targets_file.clone(),
+                    "optional: absolute path on the host, inside a file_sd_configs pattern; \
+                     deploys keep its datasources' targets there",
+                ),
             ],
             vec![
                 (
@@ -203,7 +228,8 @@ impl HostForm {
                     "datasources",
                     "Datasources",
                     h.datasources.clone(),
-                    "comma-separated; empty: only rules without one",
+                    "shard ids, comma-separated; empty: only rules without one (and every \
+                     shard's targets)",
                 ),
             ],
         ];
@@ -212,6 +238,10 @@ impl HostForm {
 
     fn auth_selected(&self, kind: &str) -> &'static str {
         if self.host.auth == kind { "selected" } else { "" }
+    }
+
+    fn promtool_selected(&self, mode: &str) -> &'static str {
+        if self.host.remote_promtool == mode { "selected" } else { "" }
     }
 }
 
@@ -276,7 +306,9 @@ fn host_json(
         "jump_host": optional(&fields.jump_host), "rule_file": fields.rule_file,
         "prometheus_url": fields.prometheus_url, "prometheus_auth": auth,
         "prometheus_ca_file": optional(&fields.prometheus_ca_file), "reload": reload,
-        "datasources": datasources,
+        "datasources": datasources, "targets_file": optional(&fields.targets_file),
+        "verify_targets": fields.verify_targets,
+        "remote_promtool": optional(&fields.remote_promtool),
     }))
 }
 

@@ -23,6 +23,8 @@ pub(crate) struct HostView {
     pub(crate) name: String,
     pub(crate) ssh: String,
     pub(crate) rule_file: String,
+    /// The pushed target file, or what happens without one.
+    pub(crate) targets_file: String,
     pub(crate) prometheus_url: String,
     pub(crate) datasources: String,
 }
@@ -33,6 +35,11 @@ impl From<&Host> for HostView {
             name: host.name.clone(),
             ssh: format!("{}:{}", host.address, host.ssh_port),
             rule_file: host.rule_file.display().to_string(),
+            targets_file: match &host.targets_file {
+                Some(path) if host.verify_targets => format!("{} (verified)", path.display()),
+                Some(path) => path.display().to_string(),
+                None => "not pushed".to_owned(),
+            },
             prometheus_url: host.prometheus_url.clone(),
             datasources: if host.datasources.is_empty() {
                 "all".to_owned()

@@ -1,0 +1,1 @@
+ALTER TABLE deployment_hosts DROP COLUMN targets_hash;
