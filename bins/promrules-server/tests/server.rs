@@ -986,6 +986,13 @@ fn replicas_deploy_overlapping_hosts_one_at_a_time() {
         json!({"hosts": [names[1], names[2]], "force": true}),
     ];
 
+    // The shared host's own record: every upload creates the temp file beside the rule file
+    // and renames it over it. Deploys that overlapped would create it twice in a row.
+    let (events, seen) = std::sync::mpsc::channel();
+    let mut watcher = notify::recommended_watcher(events).unwrap();
+    let rules_dir = sims[1].rule_file().parent().unwrap().to_owned();
+    notify::Watcher::watch(&mut watcher, &rules_dir, notify::RecursiveMode::NonRecursive).unwrap();
+
     let mut started = Vec::new();
     for _round in 0..3 {
         let answers: Vec<(u16, Value)> = std::thread::scope(|scope| {
@@ -1036,6 +1043,21 @@ fn replicas_deploy_overlapping_hosts_one_at_a_time() {
     for sim in &sims {
         assert_eq!(sim.loaded_rules(), ["Shared"]);
     }
+    drop(watcher);
+    let temp = std::ffi::OsStr::new(".promrules.yml.promrules-tmp");
+    let steps: String = seen
+        .try_iter()
+        .filter_map(Result::ok)
+        .filter(|event| event.paths.first().and_then(|path| path.file_name()) == Some(temp))
+        .filter_map(|event| match event.kind {
+            notify::EventKind::Create(_) => Some('c'),
+            notify::EventKind::Modify(notify::event::ModifyKind::Name(
+                notify::event::RenameMode::From,
+            )) => Some('r'),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(steps, "cr".repeat(6), "on the host, each upload ended before the next began");
 }
 
 /// Promgen's push model: a host with a `targets_file` gets its shards' targets from each

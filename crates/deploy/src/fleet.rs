@@ -1,8 +1,9 @@
 //! The [`Deployer`]: one per process, shared by every deploy. It runs the per-host protocol
 //! (`protocol.rs`) for a fleet with bounded concurrency, and keeps deploys to one host apart:
 //! an in-process lock per host name, plus an optional [`HostLock`] across processes. It owns
-//! what deploys share: the idle SSH connections (`pool.rs`) and the verdicts of the local
-//! promtools (`check.rs`), so a file is checked once however many hosts get it.
+//! what deploys share: the idle SSH connections (`pool.rs`), the verdicts of the local
+//! promtools (`check.rs`) and the diffs (`report.rs`), so a file is checked and diffed once
+//! however many hosts get it.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::check::LocalPromtools;
 use crate::host::{Host, RemotePromtool};
 use crate::pool::Pool;
-use crate::report::{Finished, HostReport, failed_report, hex_sha256, unix_now};
+use crate::report::{Diffs, Finished, HostReport, failed_report, hex_sha256, unix_now};
 use crate::{Outcome, protocol};
 
 /// How a deploy behaves.
@@ -89,6 +90,8 @@ pub struct Deployer {
     pub(crate) pool: Arc<Pool>,
     /// The promtools where the deploy runs, and their verdicts per file.
     pub(crate) promtools: LocalPromtools,
+    /// The diffs of live files against new ones, once per pair.
+    pub(crate) diffs: Diffs,
 }
 
 impl std::fmt::Debug for Deployer {
@@ -110,6 +113,7 @@ impl Deployer {
             promtools: LocalPromtools::new(
                 promrules_prometheus::find_promtool().into_iter().collect(),
             ),
+            diffs: Diffs::default(),
         }
     }
 

@@ -5,12 +5,14 @@
 //!    path, and that the temp and backup names are *not* covered; check the file with a
 //!    promtool of the host's Prometheus version where the deploy runs (once per content,
 //!    `check.rs`) when the host's `remote_promtool` allows;
-//! 3. back up the live file into `.promrules-backups/` beside it, keeping the newest N;
+//! 3. back up the live file into `.promrules-backups/` beside it (a hard link: the rename
+//!    below leaves the old file to it), keeping the newest N;
 //! 4. write `.<file>.promrules-tmp` in the same directory, fsync, check it with the host's
 //!    `promtool` when it was not checked here and the host has one, and rename it over the
 //!    live file (posix-rename: an atomic rename(2), so the path always holds a complete file);
-//! 5. reload and verify: the reload succeeded, the success timestamp moved, and
-//!    `/api/v1/rules` lists exactly the deployed groups for the file;
+//! 5. reload and verify: the reload succeeded, the success timestamp changed, and the
+//!    metrics that showed it list exactly the deployed groups for the file, each with its
+//!    number of rules (`/api/v1/rules` when a Prometheus does not export them);
 //! 6. on any failure after the rename, restore the previous content the same atomic way,
 //!    reload, verify the old state: `rolled_back`; if that fails too: `failed`, loudly.
 //!
@@ -83,13 +85,12 @@ async fn deploy_rules(
     options: &DeployOptions,
 ) -> Result<Finished, StepError> {
     let live = remote.read(&host.rule_file).await?;
-    let old_text = live.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
-    let diff = Diff::between(&old_text, &String::from_utf8_lossy(content));
-    let lines = format!("+{} -{} lines", diff.summary.added, diff.summary.removed);
     if live.as_deref() == Some(content) && !options.force {
         let message = "the live file already has this content".to_owned();
-        return Ok(Finished::new(Outcome::Unchanged, message, &diff));
+        return Ok(Finished::new(Outcome::Unchanged, message, &Diff::default()));
     }
+    let diff = deployer.diffs.between(live.as_deref().unwrap_or_default(), content).await;
+    let lines = format!("+{} -{} lines", diff.summary.added, diff.summary.removed);
 
     let managed = Managed::new(&host.rule_file);
     let temp = &managed.temp;
@@ -298,7 +299,8 @@ async fn check_version(
     }
 }
 
-/// Copies `live` into the backup folder beside the managed file, keeping the newest `keep`.
+/// Keeps the live file (whose content is `live`) in the backup folder beside it, keeping the
+/// newest `keep`.
 pub(crate) async fn back_up(
     remote: &Remote,
     managed: &Managed<'_>,
@@ -310,7 +312,11 @@ pub(crate) async fn back_up(
     // A sortable UTC timestamp with microseconds.
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
     let backup = dir.join(format!("{}.{stamp}", managed.name));
-    if let Err(error) = remote.write_synced(&backup, live).await {
+    // The live file is about to be replaced by a rename, so a second name of it is a copy
+    // that costs no upload; without the extension, or for a symlink, its bytes are written.
+    if !remote.link_regular_file(managed.path, &backup).await
+        && let Err(error) = remote.write_synced(&backup, live).await
+    {
         let _ = remote.remove(&backup).await;
         return Err(error);
     }
@@ -380,7 +386,7 @@ async fn reload_and_verify(
     remote: &Remote,
     prometheus: &Arc<Prometheus>,
     before: Option<ReloadState>,
-    expected: &[String],
+    expected: &[(String, usize)],
     options: &DeployOptions,
 ) -> Result<(), String> {
     let Some(before) = before else {
@@ -406,24 +412,46 @@ async fn reload_and_verify(
     }
     // A SIGHUP reload is asynchronous: wait for the success timestamp to move.
     let timeout = options.reload_timeout;
-    blocking(host, prometheus, move |p| p.wait_for_reload(&before, timeout))
+    let reloaded = blocking(host, prometheus, move |p| p.wait_for_reload(&before, timeout))
         .await
         .map_err(|e| e.to_string())?;
-    let file = host.rule_file.clone();
-    let loaded = blocking(host, prometheus, move |p| p.loaded_groups(&file))
-        .await
-        .map_err(|e| e.to_string())?;
+    // The groups come from the metrics that showed the reload; only a Prometheus that does
+    // not export them is asked for every rule of the file.
+    let loaded: Vec<(String, Option<u64>)> = match reloaded.rule_groups(&host.rule_file) {
+        Some(groups) => groups.into_iter().map(|(name, rules)| (name, Some(rules))).collect(),
+        None => {
+            let file = host.rule_file.clone();
+            blocking(host, prometheus, move |p| p.loaded_groups(&file))
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|name| (name, None))
+                .collect()
+        }
+    };
     let mut expected = expected.to_vec();
     expected.sort();
-    if loaded == expected {
-        Ok(())
-    } else {
-        Err(format!("Prometheus loaded groups {loaded:?} from the file, expected {expected:?}"))
+    let names: Vec<&String> = loaded.iter().map(|(name, _)| name).collect();
+    if names != expected.iter().map(|(name, _)| name).collect::<Vec<_>>() {
+        return Err(format!(
+            "Prometheus loaded groups {names:?} from the file, expected {:?}",
+            expected.iter().map(|(name, _)| name).collect::<Vec<_>>()
+        ));
+    }
+    let counted = loaded.iter().zip(&expected).find_map(|((name, loaded), (_, deployed))| {
+        loaded.filter(|loaded| *loaded != *deployed as u64).map(|loaded| (name, loaded, deployed))
+    });
+    match counted {
+        Some((name, loaded, deployed)) => Err(format!(
+            "Prometheus loaded {loaded} rule(s) in group {name:?} from the file, {deployed} were deployed"
+        )),
+        None => Ok(()),
     }
 }
 
-/// The group names of a rule file (empty when it does not parse: the reload will say why).
-fn group_names(content: &[u8]) -> Vec<String> {
+/// The groups of a rule file, sorted by name, and how many rules each has (empty when it
+/// does not parse: the reload will say why).
+fn group_names(content: &[u8]) -> Vec<(String, usize)> {
     #[derive(Deserialize)]
     struct File {
         #[serde(default)]
@@ -432,8 +460,12 @@ fn group_names(content: &[u8]) -> Vec<String> {
     #[derive(Deserialize)]
     struct Group {
         name: String,
+        #[serde(default)]
+        rules: Vec<serde::de::IgnoredAny>,
     }
-    serde_yaml::from_slice::<File>(content)
-        .map(|f| f.groups.into_iter().map(|g| g.name).collect())
-        .unwrap_or_default()
+    let mut groups: Vec<(String, usize)> = serde_yaml::from_slice::<File>(content)
+        .map(|f| f.groups.into_iter().map(|g| (g.name, g.rules.len())).collect())
+        .unwrap_or_default();
+    groups.sort();
+    groups
 }

@@ -136,6 +136,34 @@ impl Remote {
         }
     }
 
+    /// Makes `to` a second name of the regular file at `from` (`hardlink@openssh.com`): a
+    /// backup of a file about to be replaced by rename, without sending its bytes again.
+    /// `false`, with nothing done, when the server lacks the extension, `from` is not a
+    /// regular file (a link to a symlink would follow the new file), or linking is refused.
+    pub(crate) async fn link_regular_file(&self, from: &Path, to: &Path) -> bool {
+        if !self.sftp.support_hardlink() {
+            return false;
+        }
+        let mut fs = self.sftp.fs();
+        let regular = fs
+            .symlink_metadata(from)
+            .await
+            .ok()
+            .and_then(|metadata| metadata.file_type())
+            .is_some_and(|kind| kind.is_file());
+        if !regular {
+            return false;
+        }
+        match fs.hard_link(from, to).await {
+            Ok(()) => true,
+            // For example `fs.protected_hardlinks` and a file the SSH user does not own.
+            Err(error) => {
+                log::debug!("linking {} on {} failed ({error}); copying", to.display(), self.host);
+                false
+            }
+        }
+    }
+
     /// Creates `dir` unless it exists.
     pub(crate) async fn ensure_dir(&self, dir: &Path) -> Result<(), StepError> {
         let mut fs = self.sftp.fs();

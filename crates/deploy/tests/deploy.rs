@@ -282,6 +282,21 @@ fn backups_keep_the_newest_and_dry_runs_touch_nothing() {
     assert_eq!((dry.diff.added, dry.diff.removed), (2, 2), "{:?}", dry.diff_text);
     assert!(dry.diff_text.unwrap().contains("+- name: dry"));
     assert_eq!(std::fs::read(fleet[2].rule_file()).unwrap(), before);
+
+    // A live file that is a symlink is backed up by its content, not as a link (which would
+    // follow the new file).
+    let target = fleet[2].dir().join("elsewhere.yml");
+    let linked = rules("linked", &["Linked"]);
+    std::fs::write(&target, &linked).unwrap();
+    std::fs::remove_file(fleet[2].rule_file()).unwrap();
+    std::os::unix::fs::symlink(&target, fleet[2].rule_file()).unwrap();
+    let report = deploy(&deployer, &host, rules("after", &["After"]), &options);
+    assert_eq!(report.outcome, Outcome::Deployed, "{}", report.message);
+    let newest =
+        std::fs::read_dir(&backup_dir).unwrap().map(|entry| entry.unwrap().path()).max().unwrap();
+    assert!(std::fs::symlink_metadata(&newest).unwrap().file_type().is_file(), "{newest:?}");
+    assert_eq!(std::fs::read(&newest).unwrap(), linked);
+    assert_eq!(std::fs::read(&target).unwrap(), linked, "the symlink's target is untouched");
 }
 
 #[test]
@@ -676,6 +691,26 @@ fn prometheus_loading_other_groups_than_deployed_rolls_back() {
     assert!(
         report.message.contains(r#"loaded groups ["other"]"#)
             && report.message.contains(r#"expected ["new"]"#),
+        "{}",
+        report.message
+    );
+    assert_eq!(std::fs::read(sim.rule_file()).unwrap(), old, "the previous file is back");
+    assert_eq!(sim.loaded_rules(), ["Old"]);
+
+    // The same group name with other rules: the rule counts tell them apart.
+    std::fs::remove_file(&flag).unwrap();
+    host.reload = ReloadMethod::Command(format!(
+        "test -e {flag} || {{ printf 'groups:\\n- name: new\\n  rules:\\n  - alert: A\\n    expr: vector(1)\\n  - alert: B\\n    expr: vector(1)\\n' > {file} && touch {flag}; }}; curl -sf -X POST {url}/-/reload",
+        flag = flag.display(),
+        file = file.display(),
+        url = sim.prometheus_url(),
+    ));
+    let report = deploy(&deployer, &host, rules("new", &["New"]), &no_promtool());
+    assert_eq!(report.outcome, Outcome::RolledBack, "{}", report.message);
+    assert!(
+        report
+            .message
+            .contains(r#"loaded 2 rule(s) in group "new" from the file, 1 were deployed"#),
         "{}",
         report.message
     );

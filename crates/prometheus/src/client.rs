@@ -60,6 +60,69 @@ impl ReloadState {
             success_timestamp: value("prometheus_config_last_reload_success_timestamp_seconds")?,
         })
     }
+
+    /// Whether this state shows a successful reload after `before`. The success timestamp is
+    /// set only by a successful load, by the host's clock: any change means one happened.
+    /// It is compared with the host's own earlier value, never with the deployer's clock, and
+    /// not by order, so a host whose clock is off, or was stepped back between the two reads
+    /// (NTP correcting it), is judged right.
+    pub fn reloaded_since(&self, before: &ReloadState) -> bool {
+        self.successful && self.success_timestamp != before.success_timestamp
+    }
+}
+
+/// A reload [`Prometheus::wait_for_reload`] saw, with the metrics that showed it.
+#[derive(Debug, Clone)]
+pub struct Reloaded {
+    pub state: ReloadState,
+    metrics: String,
+}
+
+impl Reloaded {
+    /// The rule groups loaded from `file` and their rule counts, by name, from
+    /// `prometheus_rule_group_rules{rule_group="<file>;<group>"}`: what `/api/v1/rules`
+    /// would list, without reading every rule. `None` when the metrics have no such series
+    /// at all (no groups loaded, or a Prometheus that does not export them).
+    pub fn rule_groups(&self, file: &Path) -> Option<BTreeMap<String, u64>> {
+        rule_groups_in(&self.metrics, file)
+    }
+}
+
+/// See [`Reloaded::rule_groups`].
+fn rule_groups_in(metrics: &str, file: &Path) -> Option<BTreeMap<String, u64>> {
+    let prefix = format!("{};", file.display());
+    let mut any = false;
+    let mut groups = BTreeMap::new();
+    for line in metrics.lines() {
+        let Some(labels) = line.strip_prefix("prometheus_rule_group_rules{") else { continue };
+        any = true;
+        let Some((key, rest)) = label_value(labels, "rule_group") else { continue };
+        let Some(name) = key.strip_prefix(&prefix) else { continue };
+        let rest = rest[rest.find('}').map_or(rest.len(), |end| end + 1)..].trim_start();
+        if let Some(rules) = rest.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()) {
+            groups.insert(name.to_owned(), rules as u64);
+        }
+    }
+    any.then_some(groups)
+}
+
+/// The value of label `name` in the labels of a sample (the text after `{`), unescaped as
+/// the text exposition format escapes it, and the text after its closing quote.
+fn label_value<'a>(labels: &'a str, name: &str) -> Option<(String, &'a str)> {
+    let start = labels.find(&format!("{name}=\""))? + name.len() + 2;
+    let mut value = String::new();
+    let mut chars = labels[start..].char_indices();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '"' => return Some((value, &labels[start + at + 1..])),
+            '\\' => match chars.next()?.1 {
+                'n' => value.push('\n'),
+                other => value.push(other),
+            },
+            c => value.push(c),
+        }
+    }
+    None
 }
 
 /// `/api/v1/status/buildinfo`.
@@ -271,23 +334,32 @@ impl Prometheus {
     }
 
     /// Waits up to `timeout` (checking at least once) for the reload metrics to show a
-    /// reload after `before`: successful, and the success timestamp moved past `before`'s.
-    /// A reload by signal is asynchronous, so it may take a moment to show.
+    /// reload after `before`: successful, and the success timestamp changed
+    /// ([`ReloadState::reloaded_since`]). A reload by signal is asynchronous, so it may take
+    /// a moment to show. The answer keeps the metrics that showed it: Prometheus sets the
+    /// success timestamp after its rule manager has swapped the groups, so they are the
+    /// groups of this reload ([`Reloaded::rule_groups`]).
     pub fn wait_for_reload(
         &self,
         before: &ReloadState,
         timeout: Duration,
-    ) -> Result<ReloadState, PrometheusError> {
+    ) -> Result<Reloaded, PrometheusError> {
         let rejected =
             |problem: String| PrometheusError::ReloadRejected { url: self.base.clone(), problem };
         let deadline = Instant::now() + timeout;
         loop {
-            let state = self.reload_state()?;
+            let metrics = self.get("/metrics", &[])?;
+            let state =
+                ReloadState::parse(&metrics).map_err(|problem| PrometheusError::Answer {
+                    url: self.base.clone(),
+                    request: "GET /metrics".into(),
+                    problem,
+                })?;
             if !state.successful {
                 return Err(rejected("prometheus_config_last_reload_successful is 0".into()));
             }
-            if state.success_timestamp > before.success_timestamp {
-                return Ok(state);
+            if state.reloaded_since(before) {
+                return Ok(Reloaded { state, metrics });
             }
             if Instant::now() >= deadline {
                 return Err(rejected(format!(
@@ -552,6 +624,39 @@ mod tests {
             Prometheus::new("http://127.0.0.1:9090/prom/").url(),
             "http://127.0.0.1:9090/prom"
         );
+    }
+
+    #[test]
+    fn rule_groups_and_their_rule_counts_from_the_metrics() {
+        let file = Path::new("/etc/prometheus/rules/promrules.yml");
+        let metrics = r#"# HELP prometheus_rule_group_rules The number of rules.
+# TYPE prometheus_rule_group_rules gauge
+prometheus_rule_group_rules{rule_group="/etc/prometheus/rules/other.yml;node"} 3
+prometheus_rule_group_rules{rule_group="/etc/prometheus/rules/promrules.yml;node"} 12
+prometheus_rule_group_rules{rule_group="/etc/prometheus/rules/promrules.yml;say \"hi\"; a\\b"} 1
+prometheus_rule_group_rules_other{rule_group="/etc/prometheus/rules/promrules.yml;x"} 9
+"#;
+        let groups = rule_groups_in(metrics, file).unwrap();
+        assert_eq!(
+            groups.into_iter().collect::<Vec<_>>(),
+            [("node".to_owned(), 12), ("say \"hi\"; a\\b".to_owned(), 1)]
+        );
+        let elsewhere = rule_groups_in(metrics, Path::new("/x.yml")).unwrap();
+        assert!(elsewhere.is_empty(), "the metric is there, no group of this file");
+        assert_eq!(rule_groups_in("up 1\n", file), None, "no such metric: ask the API");
+    }
+
+    #[test]
+    fn a_reload_is_seen_whatever_the_hosts_clock_says() {
+        let state = |successful, success_timestamp| ReloadState { successful, success_timestamp };
+        let before = state(true, 1.7e9);
+        assert!(state(true, 1.7e9 + 0.25).reloaded_since(&before));
+        // The host's clock stepped back an hour between the two reads.
+        assert!(state(true, 1.7e9 - 3_600.0).reloaded_since(&before));
+        // A clock a year behind the deployer's: only the host's own values are compared.
+        assert!(state(true, 1.7e9 - 3.15e7).reloaded_since(&state(true, 1.7e9 - 3.16e7)));
+        assert!(!state(true, 1.7e9).reloaded_since(&before), "no change: no reload");
+        assert!(!state(false, 1.7e9 + 1.0).reloaded_since(&before), "the last one failed");
     }
 
     #[test]

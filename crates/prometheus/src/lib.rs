@@ -27,7 +27,7 @@
 
 pub use crate::auth::Auth;
 pub use crate::client::{
-    BuildInfo, InstantQuery, Prometheus, ReloadState, Series, agent, rule_files_cover,
+    BuildInfo, InstantQuery, Prometheus, ReloadState, Reloaded, Series, agent, rule_files_cover,
 };
 pub use crate::error::PrometheusError;
 pub use crate::promtool::{TestVerdict, check_rules, find_promtool, promtool_version, test_rules};
