@@ -678,44 +678,38 @@ fn prometheus_loading_other_groups_than_deployed_rolls_back() {
         deploy(&deployer, &host, &old, &DeployOptions::default()).outcome,
         Outcome::Deployed
     );
+    // A second writer of the file, once: the reload command puts `groups` (printf text) in
+    // the file before reloading.
     let flag = sim.dir().join("swapped");
-    let file = sim.rule_file();
-    host.reload = ReloadMethod::Command(format!(
-        "test -e {flag} || {{ printf 'groups:\\n- name: other\\n  rules:\\n  - alert: Other\\n    expr: vector(1)\\n' > {file} && touch {flag}; }}; curl -sf -X POST {url}/-/reload",
-        flag = flag.display(),
-        file = file.display(),
-        url = sim.prometheus_url(),
-    ));
-    let report = deploy(&deployer, &host, rules("new", &["New"]), &no_promtool());
-    assert_eq!(report.outcome, Outcome::RolledBack, "{}", report.message);
-    assert!(
-        report.message.contains(r#"loaded groups ["other"]"#)
-            && report.message.contains(r#"expected ["new"]"#),
-        "{}",
-        report.message
-    );
-    assert_eq!(std::fs::read(sim.rule_file()).unwrap(), old, "the previous file is back");
-    assert_eq!(sim.loaded_rules(), ["Old"]);
-
-    // The same group name with other rules: the rule counts tell them apart.
-    std::fs::remove_file(&flag).unwrap();
-    host.reload = ReloadMethod::Command(format!(
-        "test -e {flag} || {{ printf 'groups:\\n- name: new\\n  rules:\\n  - alert: A\\n    expr: vector(1)\\n  - alert: B\\n    expr: vector(1)\\n' > {file} && touch {flag}; }}; curl -sf -X POST {url}/-/reload",
-        flag = flag.display(),
-        file = file.display(),
-        url = sim.prometheus_url(),
-    ));
-    let report = deploy(&deployer, &host, rules("new", &["New"]), &no_promtool());
-    assert_eq!(report.outcome, Outcome::RolledBack, "{}", report.message);
-    assert!(
-        report
-            .message
-            .contains(r#"loaded 2 rule(s) in group "new" from the file, 1 were deployed"#),
-        "{}",
-        report.message
-    );
-    assert_eq!(std::fs::read(sim.rule_file()).unwrap(), old, "the previous file is back");
-    assert_eq!(sim.loaded_rules(), ["Old"]);
+    let second_writer = |groups: &str| {
+        let _ = std::fs::remove_file(&flag);
+        ReloadMethod::Command(format!(
+            "test -e {flag} || {{ printf 'groups:\\n{groups}' > {file} && touch {flag}; }}; curl -sf -X POST {url}/-/reload",
+            flag = flag.display(),
+            file = sim.rule_file().display(),
+            url = sim.prometheus_url(),
+        ))
+    };
+    let alert = |name: &str| format!("  - alert: {name}\\n    expr: vector(1)\\n");
+    let cases = [
+        (
+            format!("- name: other\\n  rules:\\n{}", alert("Other")),
+            r#"Prometheus loaded groups ["other"] from the file, expected ["new"]"#,
+        ),
+        // The same group name with other rules: the rule counts tell them apart.
+        (
+            format!("- name: new\\n  rules:\\n{}{}", alert("A"), alert("B")),
+            r#"loaded 2 rule(s) in group "new" from the file, 1 were deployed"#,
+        ),
+    ];
+    for (groups, named) in cases {
+        host.reload = second_writer(&groups);
+        let report = deploy(&deployer, &host, rules("new", &["New"]), &no_promtool());
+        assert_eq!(report.outcome, Outcome::RolledBack, "{}", report.message);
+        assert!(report.message.contains(named), "{}", report.message);
+        assert_eq!(std::fs::read(sim.rule_file()).unwrap(), old, "the previous file is back");
+        assert_eq!(sim.loaded_rules(), ["Old"]);
+    }
 }
 
 /// The fault matrix, part: sshd killed in the middle of an upload (its connection's
