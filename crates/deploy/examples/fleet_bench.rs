@@ -62,6 +62,19 @@ fn main() {
     deploy_with(&kept, &options, 20, 100);
     let steady_one = median((0..5).map(|_| deploy_with(&kept, &options, 1, 100)).collect());
     let steady_twenty = median((0..3).map(|_| deploy_with(&kept, &options, 20, 100)).collect());
+    // Where the time goes: the CPU every process on the machine used during steady-state
+    // deploys (this one, the hosts' sshd, sftp-servers and Prometheus servers), against the
+    // wall time. Busy cores for the whole deploy mean the fleet is bound by this machine's
+    // cores, which real hosts would not share.
+    let mut cpu = |hosts: usize| {
+        let (busy, own) = (machine_busy(), own_cpu());
+        let wall = median((0..3).map(|_| deploy_with(&kept, &options, hosts, 100)).collect());
+        let busy = (machine_busy() - busy) / 3.0;
+        let own = (own_cpu() - own) / 3.0;
+        (wall, busy, own)
+    };
+    let (wall_one, busy_one, own_one) = cpu(1);
+    let (wall_twenty, busy_twenty, own_twenty) = cpu(20);
     // Prometheus alone: put the next file in place locally and time POST /-/reload, on one
     // host, then on ten at once.
     let bare_reload = |hosts: usize, round: u32| -> Duration {
@@ -104,6 +117,13 @@ fn main() {
         steady_twenty.as_secs_f64(),
         steady_twenty.as_secs_f64() / steady_one.as_secs_f64()
     ));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    report(&format!(
+        "100 rules, steady state, CPU per deploy (mean of 3): 1 host {busy_one:.3} core-s ({own_one:.3} s in the deployer) in {:.3} s; 20 hosts {busy_twenty:.3} core-s ({own_twenty:.3} s in the deployer) in {:.3} s, on {cores} cores: the cores alone take at least {:.3} s",
+        wall_one.as_secs_f64(),
+        wall_twenty.as_secs_f64(),
+        busy_twenty / cores,
+    ));
     report(&format!(
         "10,000 rules to 1 host (median of 3): {:.2} s checked by promtool here, {:.2} s unchecked; bare reload (median of 3) {:.2} s (target: <= 1.2 x bare + 0.3 s = {:.2} s)",
         one_big.as_secs_f64(),
@@ -119,6 +139,34 @@ fn main() {
         ten_big.as_secs_f64() / ((bare_ten + bare_ten_again).as_secs_f64() / 2.0)
     ));
     runtime.block_on(kept.shutdown());
+}
+
+/// Seconds every core of the machine spent busy so far (`/proc/stat`: all but idle and
+/// iowait).
+fn machine_busy() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .map(|t| t.parse().unwrap())
+        .collect();
+    let (total, idle): (f64, f64) = (ticks.iter().sum(), ticks[3] + ticks[4]);
+    (total - idle) / clock_ticks()
+}
+
+/// Seconds of CPU this process used so far (user and system, `/proc/self/stat`).
+fn own_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+    (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / clock_ticks()
+}
+
+/// `USER_HZ`, the unit of `/proc`'s CPU times (100 on Linux).
+fn clock_ticks() -> f64 {
+    100.0
 }
 
 fn median(mut values: Vec<Duration>) -> Duration {
