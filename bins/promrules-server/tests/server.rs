@@ -1150,3 +1150,82 @@ fn deploys_push_each_hosts_shard_targets() {
     let third = deploy();
     assert_eq!(third["hosts"][0]["outcome"], "unchanged", "{third}");
 }
+
+/// The fault matrix, part: clocks that disagree. The `deploy` command runs with its clock a
+/// day behind the host's, then a year ahead, then a day behind again (libfaketime, Debian's
+/// `faketime`): every deploy is verified (the host's reload timestamps are only compared
+/// with each other), and the backups keep the deploys' order (they are numbered), so the
+/// newest is never pruned as if it were the oldest.
+#[test]
+fn deploys_from_a_clock_that_is_off_verify_and_keep_the_newest_backups() {
+    let sim = test_support::SimHost::start(33, "");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rules.db").display().to_string();
+    let inventory = dir.path().join("inventory.yml");
+    std::fs::write(
+        &inventory,
+        format!(
+            "hosts:\n- name: skewed\n  address: {ip}\n  ssh_port: {port}\n  ssh_user: root\n  identity_file: {key}\n  known_hosts_file: {known}\n  rule_file: {file}\n  prometheus_url: {url}\n",
+            ip = sim.ip,
+            port = sim.ssh_port,
+            key = test_support::client_key().display(),
+            known = sim.known_hosts_file().display(),
+            file = sim.rule_file().display(),
+            url = sim.prometheus_url(),
+        ),
+    )
+    .unwrap();
+    let mut live = std::fs::read_to_string(sim.rule_file()).unwrap();
+    let mut replaced = Vec::new();
+    for (round, clock) in ["", "", "", "", "", "-1d", "+1y", "-1d"].into_iter().enumerate() {
+        let rules = dir.path().join("clock.yml");
+        std::fs::write(
+            &rules,
+            format!(
+                "groups:\n- name: clock\n  rules:\n  - alert: Round{round}\n    expr: vector(1)\n"
+            ),
+        )
+        .unwrap();
+        let imported =
+            run(dir.path(), &["--database", &db, "import", "--prune", rules.to_str().unwrap()]);
+        assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+        let mut deploy = match clock {
+            "" => Command::new(BIN),
+            offset => {
+                let mut faked = Command::new("faketime");
+                faked.args(["-f", offset, BIN]).env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+                faked
+            }
+        };
+        let inventory = inventory.to_str().unwrap();
+        let deployed = deploy
+            .args(["--database", &db, "deploy", "--inventory", inventory])
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("faketime is missing: apt-get install faketime");
+        let table = String::from_utf8_lossy(&deployed.stdout);
+        assert!(
+            deployed.status.success(),
+            "clock {clock:?}: {table}{}",
+            String::from_utf8_lossy(&deployed.stderr)
+        );
+        assert!(table.contains("1 host(s): 1 deployed"), "clock {clock:?}: {table}");
+        assert_eq!(sim.loaded_rules(), [format!("Round{round}")], "clock {clock:?}");
+        let now_live = std::fs::read_to_string(sim.rule_file()).unwrap();
+        replaced.push(std::mem::replace(&mut live, now_live));
+    }
+    // Five backups are kept: the files the last five deploys replaced, whatever the clocks.
+    let backup_dir = sim.rule_file().with_file_name(".promrules-backups");
+    let mut kept: Vec<(String, String)> = std::fs::read_dir(&backup_dir)
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let content = std::fs::read_to_string(entry.path()).unwrap();
+            (entry.file_name().into_string().unwrap(), content)
+        })
+        .collect();
+    kept.sort();
+    let contents: Vec<String> = kept.into_iter().map(|(_, content)| content).collect();
+    assert_eq!(contents, replaced[replaced.len() - 5..], "in deploy order, the newest last");
+}

@@ -6,7 +6,7 @@
 //!    promtool of the host's Prometheus version where the deploy runs (once per content,
 //!    `check.rs`) when the host's `remote_promtool` allows;
 //! 3. back up the live file into `.promrules-backups/` beside it (a hard link: the rename
-//!    below leaves the old file to it), keeping the newest N;
+//!    below leaves the old file to it), numbered, keeping the newest N;
 //! 4. write `.<file>.promrules-tmp` in the same directory, fsync, check it with the host's
 //!    `promtool` when it was not checked here and the host has one, and rename it over the
 //!    live file (posix-rename: an atomic rename(2), so the path always holds a complete file);
@@ -309,9 +309,18 @@ pub(crate) async fn back_up(
 ) -> Result<(), StepError> {
     let dir = &managed.backup_dir;
     remote.ensure_dir(dir).await?;
-    // A sortable UTC timestamp with microseconds.
+    let prefix = format!("{}.", managed.name);
+    let mut backups: Vec<(u64, String)> = remote
+        .list(dir)
+        .await?
+        .into_iter()
+        .filter_map(|name| Some((backup_sequence(name.strip_prefix(&prefix)?), name)))
+        .collect();
+    let next = backups.iter().map(|(sequence, _)| sequence + 1).max().unwrap_or(1);
+    // The sequence orders the backups; the UTC time (with microseconds) is for people.
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
-    let backup = dir.join(format!("{}.{stamp}", managed.name));
+    let name = format!("{prefix}{next:06}.{stamp}");
+    let backup = dir.join(&name);
     // The live file is about to be replaced by a rename, so a second name of it is a copy
     // that costs no upload; without the extension, or for a symlink, its bytes are written.
     if !remote.link_regular_file(managed.path, &backup).await
@@ -320,15 +329,25 @@ pub(crate) async fn back_up(
         let _ = remote.remove(&backup).await;
         return Err(error);
     }
-    let prefix = format!("{}.", managed.name);
-    let mut backups: Vec<String> =
-        remote.list(dir).await?.into_iter().filter(|n| n.starts_with(&prefix)).collect();
+    backups.push((next, name));
     backups.sort();
     let excess = backups.len().saturating_sub(keep.max(1));
-    for old in &backups[..excess] {
+    for (_, old) in &backups[..excess] {
         remote.remove(&dir.join(old)).await?;
     }
     Ok(())
+}
+
+/// A backup's place in its file's order, from its name after `<file>.`: the sequence of
+/// `<sequence>.<UTC time>`, one past the highest there when it was made, so the order is the
+/// deploys' whatever any clock says (by time alone, a deployer whose clock is behind would
+/// name its backup oldest and prune it at once). Names without one are older than any.
+fn backup_sequence(rest: &str) -> u64 {
+    let (sequence, _) = rest.split_once('.').unwrap_or_default();
+    match sequence.bytes().all(|b| b.is_ascii_digit()) {
+        true => sequence.parse().unwrap_or(0),
+        false => 0,
+    }
 }
 
 /// Puts `previous` back (or removes the file if there was none), reloads and verifies.
@@ -468,4 +487,18 @@ fn group_names(content: &[u8]) -> Vec<(String, usize)> {
         .unwrap_or_default();
     groups.sort();
     groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backup_sequence;
+
+    #[test]
+    fn backups_are_ordered_by_their_sequence_then_older_names_first() {
+        assert_eq!(backup_sequence("000042.20251206T101010.123456Z"), 42);
+        assert_eq!(backup_sequence("1000000.20200101T000000.000000Z"), 1_000_000);
+        assert_eq!(backup_sequence("20261206T142429.123456Z"), 0, "a name from before");
+        assert_eq!(backup_sequence("junk"), 0);
+        assert_eq!(backup_sequence(".x"), 0);
+    }
 }
