@@ -1,8 +1,10 @@
 //! The Prometheus servers an export reloads after a change: one, several (`--reload`
 //! repeated: an HA pair reading the same file), or every address a name stands for at the
 //! time of the reload (`--reload-all-addresses`: Docker Swarm's `tasks.prometheus`, a
-//! headless Kubernetes service). Each is reloaded and verified; the round fails if any
-//! fails, and the error names each that did.
+//! headless Kubernetes service). All are reloaded and verified at once, each on its own
+//! thread (the client is blocking; a reload of a large file takes seconds, so one after
+//! another would add them up); the round fails if any fails, and the error names each that
+//! did.
 
 use promrules_prometheus::Prometheus;
 
@@ -44,8 +46,9 @@ impl Reloads {
 
     /// Checks that every server answers (before a rule file is replaced).
     pub fn reachable(&self) -> Result<(), ExportError> {
-        for prometheus in self.now()? {
-            prometheus.reload_state().map_err(|source| failed(&prometheus, source))?;
+        let servers = self.now()?;
+        for (prometheus, answer) in servers.iter().zip(each(&servers, Prometheus::reload_state)) {
+            answer.map_err(|source| failed(prometheus, source))?;
         }
         Ok(())
     }
@@ -54,8 +57,8 @@ impl Reloads {
     pub fn reload(&self) -> Result<Vec<String>, ExportError> {
         let servers = self.now()?;
         let (mut reloaded, mut failures) = (Vec::new(), Vec::new());
-        for prometheus in &servers {
-            match prometheus.reload() {
+        for (prometheus, answer) in servers.iter().zip(each(&servers, Prometheus::reload)) {
+            match answer {
                 Ok(()) => {
                     if servers.len() > 1 {
                         log::info!("reloaded and verified {}", prometheus.url());
@@ -78,6 +81,23 @@ impl Reloads {
         let each = if self.all_addresses { " (each address)" } else { "" };
         format!("{}{each}", urls.join(", "))
     }
+}
+
+/// `call` on every server at once, one thread each (none for a single server); the answers
+/// in the servers' order.
+fn each<T: Send>(
+    servers: &[Prometheus],
+    call: impl Fn(&Prometheus) -> Result<T, promrules_prometheus::PrometheusError> + Sync,
+) -> Vec<Result<T, promrules_prometheus::PrometheusError>> {
+    if let [one] = servers {
+        return vec![call(one)];
+    }
+    std::thread::scope(|scope| {
+        let call = &call;
+        let running: Vec<_> =
+            servers.iter().map(|prometheus| scope.spawn(move || call(prometheus))).collect();
+        running.into_iter().map(|thread| thread.join().expect("a reload thread")).collect()
+    })
 }
 
 fn failed(prometheus: &Prometheus, source: promrules_prometheus::PrometheusError) -> ExportError {
