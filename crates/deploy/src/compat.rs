@@ -18,42 +18,70 @@ const GROUP_FIELDS: [(&str, (u64, u64)); 3] =
     [("limit", (2, 31)), ("query_offset", (2, 53)), ("labels", (3, 0))];
 const RULE_FIELDS: [(&str, (u64, u64)); 1] = [("keep_firing_for", (2, 42))];
 
-/// The first field of `content` that Prometheus `version` (major, minor) does not know, if
-/// any. Content that does not parse passes: promtool and the reload will say why.
-pub(crate) fn first_unsupported(content: &[u8], version: (u64, u64)) -> Option<Unsupported> {
-    #[derive(Deserialize)]
-    struct File {
-        #[serde(default)]
-        groups: Option<Vec<serde_yaml::Mapping>>,
-    }
-    let file: File = serde_yaml::from_slice(content).ok()?;
-    for group in file.groups.unwrap_or_default() {
-        let name = group.get("name").and_then(|n| n.as_str()).unwrap_or_default().to_owned();
-        let unsupported = |field: &'static str, needs: (u64, u64)| {
-            (version < needs).then(|| Unsupported { field, group: name.clone(), needs })
-        };
-        let present = |map: &serde_yaml::Mapping, field: &str| {
-            map.get(field).is_some_and(|value| !value.is_null())
-        };
-        for (field, needs) in GROUP_FIELDS {
-            if present(&group, field)
-                && let Some(found) = unsupported(field, needs)
-            {
-                return Some(found);
-            }
+/// What a deploy needs to know of a rule file, read in one parse (computed once per file
+/// content for a whole fleet): its groups with their number of rules, and the versioned
+/// fields it uses. Content that does not parse has neither: promtool and the reload will say
+/// why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Facts {
+    /// `(name, rules)`, sorted.
+    pub(crate) groups: Vec<(String, usize)>,
+    /// Every versioned field set, in the file's order.
+    fields: Vec<Unsupported>,
+}
+
+impl Facts {
+    pub(crate) fn of(content: &[u8]) -> Facts {
+        #[derive(Deserialize)]
+        struct File {
+            #[serde(default)]
+            groups: Option<Vec<serde_yaml::Mapping>>,
         }
-        let rules = group.get("rules").and_then(|r| r.as_sequence()).cloned().unwrap_or_default();
-        for rule in rules.iter().filter_map(|rule| rule.as_mapping()) {
-            for (field, needs) in RULE_FIELDS {
-                if present(rule, field)
-                    && let Some(found) = unsupported(field, needs)
-                {
-                    return Some(found);
+        let Ok(file) = serde_yaml::from_slice::<File>(content) else { return Facts::default() };
+        let present =
+            |map: &serde_yaml::Mapping, field: &str| map.get(field).is_some_and(|v| !v.is_null());
+        let mut facts = Facts::default();
+        for group in file.groups.unwrap_or_default() {
+            let name = group.get("name").and_then(|n| n.as_str()).unwrap_or_default().to_owned();
+            let field = |field: &'static str, needs: (u64, u64)| Unsupported {
+                field,
+                group: name.clone(),
+                needs,
+            };
+            for (key, needs) in GROUP_FIELDS {
+                if present(&group, key) {
+                    facts.fields.push(field(key, needs));
                 }
             }
+            let rules = group.get("rules").and_then(|r| r.as_sequence());
+            for rule in rules.into_iter().flatten().filter_map(|rule| rule.as_mapping()) {
+                for (key, needs) in RULE_FIELDS {
+                    if present(rule, key) {
+                        facts.fields.push(field(key, needs));
+                    }
+                }
+            }
+            facts.groups.push((name, rules.map_or(0, Vec::len)));
         }
+        facts.groups.sort();
+        facts
     }
-    None
+
+    /// Whether some field needs a particular Prometheus version.
+    pub(crate) fn has_versioned_fields(&self) -> bool {
+        !self.fields.is_empty()
+    }
+
+    /// The first field that Prometheus `version` (major, minor) does not know, if any.
+    pub(crate) fn first_unsupported(&self, version: (u64, u64)) -> Option<Unsupported> {
+        self.fields.iter().find(|field| version < field.needs).cloned()
+    }
+}
+
+/// [`Facts::first_unsupported`] of `content`.
+#[cfg(test)]
+fn first_unsupported(content: &[u8], version: (u64, u64)) -> Option<Unsupported> {
+    Facts::of(content).first_unsupported(version)
 }
 
 #[cfg(test)]
@@ -73,6 +101,15 @@ mod tests {
         );
         assert_eq!(at(2, 53).map(|u| u.field), Some("labels"));
         assert_eq!(at(3, 0), None);
+    }
+
+    #[test]
+    fn groups_and_their_rule_counts_sorted() {
+        let facts = Facts::of(EVERY_FIELD.as_bytes());
+        assert_eq!(facts.groups, [("a".to_owned(), 1), ("b".to_owned(), 0)]);
+        assert!(facts.has_versioned_fields());
+        assert_eq!(Facts::of(b"groups: [").groups, []);
+        assert!(!Facts::of(b"groups:\n- name: x\n  rules: []\n").has_versioned_fields());
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! (`protocol.rs`) for a fleet with bounded concurrency, and keeps deploys to one host apart:
 //! an in-process lock per host name, plus an optional [`HostLock`] across processes. It owns
 //! what deploys share: the idle SSH connections (`pool.rs`), the verdicts of the local
-//! promtools (`check.rs`) and the diffs (`report.rs`), so a file is checked and diffed once
-//! however many hosts get it.
+//! promtools (`check.rs`), and the parse and diff of files (`memo.rs`), so a file is checked,
+//! read and diffed once however many hosts get it.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,9 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::check::LocalPromtools;
+use crate::compat::Facts;
 use crate::host::{Host, RemotePromtool};
+use crate::memo::Memo;
 use crate::pool::Pool;
-use crate::report::{Diffs, Finished, HostReport, failed_report, hex_sha256, unix_now};
+use crate::report::{Diff, Finished, HostReport, failed_report, hex_sha256, unix_now};
 use crate::{Outcome, protocol};
 
 /// How a deploy behaves.
@@ -90,8 +92,10 @@ pub struct Deployer {
     pub(crate) pool: Arc<Pool>,
     /// The promtools where the deploy runs, and their verdicts per file.
     pub(crate) promtools: LocalPromtools,
-    /// The diffs of live files against new ones, once per pair.
-    pub(crate) diffs: Diffs,
+    /// The diffs of live files against new ones, once per pair of contents.
+    pub(crate) diffs: Memo<(String, String), Diff>,
+    /// What a deploy reads of a rule file (groups, versioned fields), once per content.
+    pub(crate) facts: Memo<String, Facts>,
 }
 
 impl std::fmt::Debug for Deployer {
@@ -113,7 +117,8 @@ impl Deployer {
             promtools: LocalPromtools::new(
                 promrules_prometheus::find_promtool().into_iter().collect(),
             ),
-            diffs: Diffs::default(),
+            diffs: Memo::new(64),
+            facts: Memo::new(64),
         }
     }
 

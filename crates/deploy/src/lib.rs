@@ -40,6 +40,7 @@ mod compat;
 mod error;
 mod fleet;
 mod host;
+mod memo;
 mod pool;
 mod protocol;
 mod remote;

@@ -26,8 +26,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use promrules_prometheus::{Prometheus, PrometheusError, ReloadState, rule_files_cover};
-use serde::Deserialize;
 
+use crate::compat::Facts;
 use crate::error::{FileKind, StepError};
 use crate::host::{Host, Managed, ReloadMethod, RemotePromtool};
 use crate::remote::{PrometheusVersion, Remote, shell_quote};
@@ -89,13 +89,7 @@ async fn deploy_rules(
         let message = "the live file already has this content".to_owned();
         return Ok(Finished::new(Outcome::Unchanged, message, &Diff::default()));
     }
-    let diff = deployer.diffs.between(live.as_deref().unwrap_or_default(), content).await;
-    let lines = format!("+{} -{} lines", diff.summary.added, diff.summary.removed);
-
-    let managed = Managed::new(&host.rule_file);
-    let temp = &managed.temp;
-    check_coverage(host, remote, prometheus, FileKind::Rules, &managed).await?;
-    check_version(host, remote, prometheus, content).await?;
+    let hash = hex_sha256(content);
     let mode = host.remote_promtool.unwrap_or(options.remote_promtool);
     let local = match mode {
         RemotePromtool::Always => None,
@@ -106,42 +100,61 @@ async fn deploy_rules(
             }
         }
     };
-    // The check here runs while the file is backed up and uploaded (a dry run waits for
-    // it); the rename waits for its verdict.
-    let check_here = async {
-        let Some(promtool) = &local else { return Ok(()) };
-        deployer.promtools.check(promtool, &hex_sha256(content), content).await.map_err(|output| {
-            StepError::LocalPromtool {
-                host: host.name.clone(),
-                version: promtool.version.clone(),
-                output,
-            }
-        })
-    };
     let mut checked = match (&local, mode) {
         (Some(promtool), _) => format!("checked by promtool {} here", promtool.version),
         (None, RemotePromtool::Never) => "not checked by promtool".to_owned(),
         (None, _) => String::new(),
     };
-    if options.dry_run {
-        check_here.await?;
-        return Ok(Finished::new(Outcome::WouldChange, lines, &diff));
-    }
-    if !remote.has_atomic_rename() {
-        return Err(StepError::NoAtomicRename { host: host.name.clone() });
-    }
-
-    let upload = async {
+    // The check here starts first and runs while the file is read, diffed, backed up and
+    // uploaded; a dry run and the rename wait for its verdict.
+    let check_here = async {
+        let Some(promtool) = &local else { return Ok(Ok(())) };
+        let verdict = deployer.promtools.check(promtool, &hash, content).await;
+        Ok(verdict.map_err(|output| StepError::LocalPromtool {
+            host: host.name.clone(),
+            version: promtool.version.clone(),
+            output,
+        }))
+    };
+    let managed = Managed::new(&host.rule_file);
+    let temp = &managed.temp;
+    let prepare = async {
+        let facts = {
+            let content = content.to_vec();
+            deployer.facts.get(hash.clone(), move || Facts::of(&content)).await
+        };
+        let (old, new) = (live.clone().unwrap_or_default(), content.to_vec());
+        let diff = deployer
+            .diffs
+            .get((hex_sha256(&old), hash.clone()), move || {
+                Diff::between(&String::from_utf8_lossy(&old), &String::from_utf8_lossy(&new))
+            })
+            .await;
+        check_coverage(host, remote, prometheus, FileKind::Rules, &managed).await?;
+        check_version(host, remote, prometheus, &facts).await?;
+        if options.dry_run {
+            return Ok((facts, diff));
+        }
+        if !remote.has_atomic_rename() {
+            return Err(StepError::NoAtomicRename { host: host.name.clone() });
+        }
         if let Some(live) = &live {
             back_up(remote, &managed, live, options.backups).await?;
         }
-        remote.write_synced(temp, content).await
+        if let Err(error) = remote.write_synced(temp, content).await {
+            // A full disk leaves a partial temp file: take it away, or it keeps the disk full.
+            let _ = remote.remove(temp).await;
+            return Err(error);
+        }
+        Ok((facts, diff))
     };
-    let (verdict, uploaded) = tokio::join!(check_here, upload);
-    if let Err(error) = uploaded {
-        // A full disk leaves a partial temp file: take it away, or it keeps the disk full.
-        let _ = remote.remove(temp).await;
-        return Err(error);
+    // A failure of the steps before the rename ends the deploy at once; a rejection by the
+    // check, once the upload is done.
+    let (verdict, (facts, diff)) = tokio::try_join!(check_here, prepare)?;
+    let lines = format!("+{} -{} lines", diff.summary.added, diff.summary.removed);
+    if options.dry_run {
+        verdict?;
+        return Ok(Finished::new(Outcome::WouldChange, lines, &diff));
     }
     if let Err(refused) = verdict {
         remote.remove(temp).await?;
@@ -160,8 +173,8 @@ async fn deploy_rules(
 
     let before = blocking(host, prometheus, |p| p.reload_state()).await.ok();
     remote.rename(temp, &host.rule_file).await?;
-    let expected = group_names(content);
-    let Err(reason) = reload_and_verify(host, remote, prometheus, before, &expected, options).await
+    let expected = &facts.groups;
+    let Err(reason) = reload_and_verify(host, remote, prometheus, before, expected, options).await
     else {
         let message = format!("loaded {} group(s); {lines}; {checked}", expected.len());
         return Ok(Finished::new(Outcome::Deployed, message, &diff));
@@ -270,16 +283,16 @@ async fn prometheus_version(
     Ok(version)
 }
 
-/// Refuses `content` when it uses a field the host's Prometheus is too old to load.
+/// Refuses a file (its `facts`) that uses a field the host's Prometheus is too old to load.
 async fn check_version(
     host: &Host,
     remote: &Remote,
     prometheus: &Arc<Prometheus>,
-    content: &[u8],
+    facts: &Facts,
 ) -> Result<(), StepError> {
     // A file without versioned fields loads on any Prometheus: no question to ask (and a
     // Prometheus that is down is handled by the reload and the rollback, as ever).
-    if crate::compat::first_unsupported(content, (0, 0)).is_none() {
+    if !facts.has_versioned_fields() {
         return Ok(());
     }
     let (version, major_minor) = prometheus_version(host, remote, prometheus).await?;
@@ -287,7 +300,7 @@ async fn check_version(
         log::debug!("{} runs Prometheus `{version}`; not checking rule fields", host.name);
         return Ok(());
     };
-    match crate::compat::first_unsupported(content, (major, minor)) {
+    match facts.first_unsupported((major, minor)) {
         None => Ok(()),
         Some(found) => Err(StepError::Unsupported {
             host: host.name.clone(),
@@ -367,7 +380,7 @@ async fn roll_back(
         }
         None => remote.remove(&host.rule_file).await.map_err(|e| e.to_string())?,
     }
-    let expected = previous.map(group_names).unwrap_or_default();
+    let expected = previous.map(|previous| Facts::of(previous).groups).unwrap_or_default();
     match reload_and_verify(host, remote, prometheus, before, &expected, options).await {
         Ok(()) => Ok(String::new()),
         // The file on disk is the old, valid one: Prometheus loads it when it is back.
@@ -466,27 +479,6 @@ async fn reload_and_verify(
         )),
         None => Ok(()),
     }
-}
-
-/// The groups of a rule file, sorted by name, and how many rules each has (empty when it
-/// does not parse: the reload will say why).
-fn group_names(content: &[u8]) -> Vec<(String, usize)> {
-    #[derive(Deserialize)]
-    struct File {
-        #[serde(default)]
-        groups: Vec<Group>,
-    }
-    #[derive(Deserialize)]
-    struct Group {
-        name: String,
-        #[serde(default)]
-        rules: Vec<serde::de::IgnoredAny>,
-    }
-    let mut groups: Vec<(String, usize)> = serde_yaml::from_slice::<File>(content)
-        .map(|f| f.groups.into_iter().map(|g| (g.name, g.rules.len())).collect())
-        .unwrap_or_default();
-    groups.sort();
-    groups
 }
 
 #[cfg(test)]

@@ -1,8 +1,6 @@
 //! What a deploy says about each host: its [`Outcome`], the diff against the live file, and
 //! the [`HostReport`] that the fleet returns and the audit trail records.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -132,42 +130,6 @@ impl Diff {
         }
         let text = diff.unified_diff().context_radius(3).header("live", "new").to_string();
         Diff { summary, text }
-    }
-}
-
-type Shared = Arc<tokio::sync::OnceCell<Arc<Diff>>>;
-
-/// The diffs of a deployer's deploys, each computed once per pair of live and new content
-/// however many hosts share it (a fleet's hosts usually hold one live file), on the blocking
-/// pool: a large file's diff takes up to its deadline of CPU.
-#[derive(Default)]
-pub(crate) struct Diffs {
-    known: Mutex<HashMap<(String, String), Shared>>,
-}
-
-/// How many diffs are kept at most (one is needed while its hosts are deployed).
-const MAX_DIFFS: usize = 64;
-
-impl Diffs {
-    pub(crate) async fn between(&self, old: &[u8], new: &[u8]) -> Arc<Diff> {
-        let shared: Shared = {
-            let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
-            if known.len() >= MAX_DIFFS {
-                known.clear();
-            }
-            Arc::clone(known.entry((hex_sha256(old), hex_sha256(new))).or_default())
-        };
-        let compute = || {
-            let (old, new) = (
-                String::from_utf8_lossy(old).into_owned(),
-                String::from_utf8_lossy(new).into_owned(),
-            );
-            async move {
-                let diff = tokio::task::spawn_blocking(move || Diff::between(&old, &new)).await;
-                Arc::new(diff.unwrap_or_default())
-            }
-        };
-        Arc::clone(shared.get_or_init(compute).await)
     }
 }
 
