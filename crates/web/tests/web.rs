@@ -251,6 +251,9 @@ async fn host_credentials_never_reach_a_page() {
         assert!(!page.body.contains("s3cret"), "{path}:\n{}", page.body);
     }
     assert_eq!(visitor.get("/ui/hosts/nope").await.status, StatusCode::NOT_FOUND);
+    let page = visitor.get("/ui/hosts/prom-1").await;
+    assert!(page.body.contains("none (rules without one)"), "no datasources is not all of them");
+    assert!(page.body.contains("not pushed"), "no target file");
 }
 
 #[tokio::test]

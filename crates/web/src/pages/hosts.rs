@@ -41,8 +41,9 @@ impl From<&Host> for HostView {
                 None => "not pushed".to_owned(),
             },
             prometheus_url: host.prometheus_url.clone(),
+            // An empty list means rules without a datasource only (and every shard's targets).
             datasources: if host.datasources.is_empty() {
-                "all".to_owned()
+                "none (rules without one)".to_owned()
             } else {
                 host.datasources.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
             },
