@@ -1043,20 +1043,26 @@ fn replicas_deploy_overlapping_hosts_one_at_a_time() {
     for sim in &sims {
         assert_eq!(sim.loaded_rules(), ["Shared"]);
     }
-    drop(watcher);
+    // The watcher's thread delivers the events a moment after they happen: read until the
+    // twelve expected steps are in, or nothing more comes.
     let temp = std::ffi::OsStr::new(".promrules.yml.promrules-tmp");
-    let steps: String = seen
-        .try_iter()
-        .filter_map(Result::ok)
-        .filter(|event| event.paths.first().and_then(|path| path.file_name()) == Some(temp))
-        .filter_map(|event| match event.kind {
-            notify::EventKind::Create(_) => Some('c'),
+    let mut steps = String::new();
+    while steps.len() < 12
+        && let Ok(event) = seen.recv_timeout(Duration::from_secs(5))
+    {
+        let Ok(event) = event else { continue };
+        if event.paths.first().and_then(|path| path.file_name()) != Some(temp) {
+            continue;
+        }
+        match event.kind {
+            notify::EventKind::Create(_) => steps.push('c'),
             notify::EventKind::Modify(notify::event::ModifyKind::Name(
                 notify::event::RenameMode::From,
-            )) => Some('r'),
-            _ => None,
-        })
-        .collect();
+            )) => steps.push('r'),
+            _ => {}
+        }
+    }
+    drop(watcher);
     assert_eq!(steps, "cr".repeat(6), "on the host, each upload ended before the next began");
 }
 
