@@ -117,8 +117,10 @@ impl Deployer {
             promtools: LocalPromtools::new(
                 promrules_prometheus::find_promtool().into_iter().collect(),
             ),
-            diffs: Memo::new(64),
-            facts: Memo::new(64),
+            // A diff holds its whole text (a few MB for a 10,000-rule file that changed
+            // throughout): few are kept. Facts are small.
+            diffs: Memo::new(16),
+            facts: Memo::new(256),
         }
     }
 
