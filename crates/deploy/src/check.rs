@@ -1,14 +1,16 @@
 //! `promtool check rules` where the deploy runs: each configured promtool's version is read
 //! once, a host's file is checked by the one whose major.minor is the host's Prometheus's,
-//! and each verdict is kept per file content and promtool, so ten hosts getting one file
-//! cost one check (concurrent deploys of the same file wait for the first one's verdict).
+//! and each verdict is kept per file content and promtool (`memo.rs`), so ten hosts getting
+//! one file cost one check (concurrent deploys of the same file wait for the first one's
+//! verdict).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::OnceCell;
+
+use crate::memo::Memo;
 
 /// A promtool where the deploy runs, and the version it reports.
 #[derive(Debug, Clone)]
@@ -18,17 +20,23 @@ pub(crate) struct Promtool {
     major_minor: (u64, u64),
 }
 
-type Verdict = Arc<OnceCell<Result<(), String>>>;
+/// promtool's verdict: its output when it refused the file.
+struct Verdict(Result<(), String>);
 
-/// How many verdicts are kept at most (a file's is needed while its hosts are deployed).
-const MAX_VERDICTS: usize = 256;
+impl Default for Verdict {
+    /// What a check that panicked says.
+    fn default() -> Verdict {
+        Verdict(Err("promtool check did not finish".to_owned()))
+    }
+}
 
 pub(crate) struct LocalPromtools {
     paths: Vec<PathBuf>,
     found: OnceCell<Vec<Promtool>>,
-    verdicts: Mutex<HashMap<(String, PathBuf), Verdict>>,
+    /// At most 256 verdicts (a file's is needed while its hosts are deployed).
+    verdicts: Memo<(String, PathBuf), Verdict>,
     /// How many times a promtool ran.
-    pub(crate) runs: AtomicUsize,
+    pub(crate) runs: Arc<AtomicUsize>,
 }
 
 impl LocalPromtools {
@@ -36,8 +44,8 @@ impl LocalPromtools {
         LocalPromtools {
             paths,
             found: OnceCell::new(),
-            verdicts: Mutex::new(HashMap::new()),
-            runs: AtomicUsize::new(0),
+            verdicts: Memo::new(256),
+            runs: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -79,32 +87,27 @@ impl LocalPromtools {
         hash: &str,
         content: &[u8],
     ) -> Result<(), String> {
-        let verdict: Verdict = {
-            let mut verdicts = self.verdicts.lock().unwrap_or_else(PoisonError::into_inner);
-            // A long-running server sees many files: forget old verdicts rather than grow.
-            if verdicts.len() >= MAX_VERDICTS {
-                verdicts.clear();
-            }
-            Arc::clone(verdicts.entry((hash.to_owned(), promtool.path.clone())).or_default())
-        };
-        verdict
-            .get_or_init(|| async {
-                self.runs.fetch_add(1, Ordering::Relaxed);
-                let (path, content) = (promtool.path.clone(), content.to_vec());
-                tokio::task::spawn_blocking(move || {
-                    let mut file = tempfile::Builder::new()
-                        .prefix("promrules-check-")
-                        .suffix(".yml")
-                        .tempfile()
-                        .map_err(|e| format!("a temp file for promtool: {e}"))?;
-                    std::io::Write::write_all(&mut file, &content)
-                        .map_err(|e| format!("writing the temp file for promtool: {e}"))?;
-                    promrules_prometheus::check_rules(&path, file.path()).map_err(|e| e.to_string())
-                })
-                .await
-                .unwrap_or_else(|panicked| Err(format!("promtool check: {panicked}")))
+        let (path, content, runs) =
+            (promtool.path.clone(), content.to_vec(), Arc::clone(&self.runs));
+        let verdict = self
+            .verdicts
+            .get((hash.to_owned(), promtool.path.clone()), move || {
+                runs.fetch_add(1, Ordering::Relaxed);
+                Verdict(check_file(&path, &content))
             })
-            .await
-            .clone()
+            .await;
+        verdict.0.clone()
     }
+}
+
+/// Runs `promtool check rules` on `content`, written to a temp file.
+fn check_file(promtool: &std::path::Path, content: &[u8]) -> Result<(), String> {
+    let mut file = tempfile::Builder::new()
+        .prefix("promrules-check-")
+        .suffix(".yml")
+        .tempfile()
+        .map_err(|e| format!("a temp file for promtool: {e}"))?;
+    std::io::Write::write_all(&mut file, content)
+        .map_err(|e| format!("writing the temp file for promtool: {e}"))?;
+    promrules_prometheus::check_rules(promtool, file.path()).map_err(|e| e.to_string())
 }
