@@ -180,7 +180,7 @@ async fn deploy_rules(
         return Ok(Finished::new(Outcome::Deployed, message, &diff));
     };
     log::warn!("{reason}; restoring the previous rule file of {}", host.name);
-    Ok(match roll_back(host, remote, prometheus, live.as_deref(), temp, options).await {
+    Ok(match roll_back(host, remote, prometheus, live.as_deref(), &managed, options).await {
         Ok(note) => Finished::new(
             Outcome::RolledBack,
             format!("{reason}; previous file restored{note}"),
@@ -363,23 +363,35 @@ fn backup_sequence(rest: &str) -> u64 {
     }
 }
 
+/// Writes `content` to the managed file's temp file, fsyncs it and renames it over the file
+/// (a partial temp file, from a full disk say, is taken away).
+pub(crate) async fn replace(
+    remote: &Remote,
+    managed: &Managed<'_>,
+    content: &[u8],
+) -> Result<(), StepError> {
+    if let Err(error) = remote.write_synced(&managed.temp, content).await {
+        let _ = remote.remove(&managed.temp).await;
+        return Err(error);
+    }
+    remote.rename(&managed.temp, managed.path).await
+}
+
 /// Puts `previous` back (or removes the file if there was none), reloads and verifies.
 async fn roll_back(
     host: &Host,
     remote: &Remote,
     prometheus: &Arc<Prometheus>,
     previous: Option<&[u8]>,
-    temp: &Path,
+    managed: &Managed<'_>,
     options: &DeployOptions,
 ) -> Result<String, String> {
     let before = blocking(host, prometheus, |p| p.reload_state()).await.ok();
     match previous {
-        Some(previous) => {
-            remote.write_synced(temp, previous).await.map_err(|e| e.to_string())?;
-            remote.rename(temp, &host.rule_file).await.map_err(|e| e.to_string())?;
-        }
-        None => remote.remove(&host.rule_file).await.map_err(|e| e.to_string())?,
+        Some(previous) => replace(remote, managed, previous).await,
+        None => remote.remove(managed.path).await,
     }
+    .map_err(|e| e.to_string())?;
     let expected = previous.map(|previous| Facts::of(previous).groups).unwrap_or_default();
     match reload_and_verify(host, remote, prometheus, before, &expected, options).await {
         Ok(()) => Ok(String::new()),
@@ -461,16 +473,15 @@ async fn reload_and_verify(
                 .collect()
         }
     };
-    let mut expected = expected.to_vec();
-    expected.sort();
+    // Both sorted by name: the metrics and the API's answer as read, `Facts` as parsed.
     let names: Vec<&String> = loaded.iter().map(|(name, _)| name).collect();
-    if names != expected.iter().map(|(name, _)| name).collect::<Vec<_>>() {
+    let wanted: Vec<&String> = expected.iter().map(|(name, _)| name).collect();
+    if names != wanted {
         return Err(format!(
-            "Prometheus loaded groups {names:?} from the file, expected {:?}",
-            expected.iter().map(|(name, _)| name).collect::<Vec<_>>()
+            "Prometheus loaded groups {names:?} from the file, expected {wanted:?}"
         ));
     }
-    let counted = loaded.iter().zip(&expected).find_map(|((name, loaded), (_, deployed))| {
+    let counted = loaded.iter().zip(expected).find_map(|((name, loaded), (_, deployed))| {
         loaded.filter(|loaded| *loaded != *deployed as u64).map(|loaded| (name, loaded, deployed))
     });
     match counted {

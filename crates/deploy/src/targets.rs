@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use crate::error::{FileKind, StepError};
 use crate::host::{Host, Managed};
-use crate::protocol::{back_up, blocking, check_coverage};
+use crate::protocol::{back_up, blocking, check_coverage, replace};
 use crate::remote::Remote;
 use crate::{DeployOptions, Outcome};
 
@@ -94,15 +94,6 @@ pub(crate) async fn push(
             message: format!("{problem}; ROLLBACK FAILED: {error}"),
         },
     })
-}
-
-/// Writes `content` to the temp file, fsyncs it and renames it over the live file.
-async fn replace(remote: &Remote, managed: &Managed<'_>, content: &[u8]) -> Result<(), StepError> {
-    if let Err(error) = remote.write_synced(&managed.temp, content).await {
-        let _ = remote.remove(&managed.temp).await;
-        return Err(error);
-    }
-    remote.rename(&managed.temp, managed.path).await
 }
 
 /// Waits until Prometheus has discovered every address of `wanted`, or `timeout` passes.

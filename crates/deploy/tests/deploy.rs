@@ -64,6 +64,17 @@ fn no_promtool() -> DeployOptions {
     DeployOptions { remote_promtool: RemotePromtool::Never, ..DeployOptions::default() }
 }
 
+/// A fresh host number `index` to break, its deployer and description, and the file
+/// already live there (group `old`, alert `Old`), which every fault must leave in place.
+fn holding_old(index: u8) -> (SimHost, Arc<Deployer>, Host, Vec<u8>) {
+    let sim = SimHost::start(index, "");
+    let (deployer, host) = (deployer(), host(&sim));
+    let old = rules("old", &["Old"]);
+    let report = deploy(&deployer, &host, &old, &DeployOptions::default());
+    assert_eq!(report.outcome, Outcome::Deployed, "{}", report.message);
+    (sim, deployer, host, old)
+}
+
 /// A deployer with no promtool where the deploy runs.
 fn deployer_without_promtool() -> Arc<Deployer> {
     let deployer = Arc::into_inner(deployer()).unwrap();
@@ -536,13 +547,7 @@ fn fields_newer_than_the_hosts_prometheus_are_refused_before_touching_it() {
 /// fails says `ROLLBACK FAILED` and still leaves the previous file on disk, byte for byte.
 #[test]
 fn a_missing_rules_directory_and_a_failed_rollback_are_named() {
-    let sim = SimHost::start(5, "");
-    let (deployer, host) = (deployer(), host(&sim));
-    let old = rules("old", &["Old"]);
-    assert_eq!(
-        deploy(&deployer, &host, &old, &DeployOptions::default()).outcome,
-        Outcome::Deployed
-    );
+    let (sim, deployer, host, old) = holding_old(5);
 
     // The reload command fails every time: the new file's reload and the rollback's.
     let mut failing = host.clone();
@@ -671,13 +676,7 @@ fn a_rules_directory_the_deploy_user_cannot_write_fails_naming_the_step() {
 /// file goes back and is what Prometheus serves.
 #[test]
 fn prometheus_loading_other_groups_than_deployed_rolls_back() {
-    let sim = SimHost::start(8, "");
-    let (deployer, mut host) = (deployer(), host(&sim));
-    let old = rules("old", &["Old"]);
-    assert_eq!(
-        deploy(&deployer, &host, &old, &DeployOptions::default()).outcome,
-        Outcome::Deployed
-    );
+    let (sim, deployer, mut host, old) = holding_old(8);
     // A second writer of the file, once: the reload command puts `groups` (printf text) in
     // the file before reloading.
     let flag = sim.dir().join("swapped");
@@ -717,13 +716,7 @@ fn prometheus_loading_other_groups_than_deployed_rolls_back() {
 /// the live file is the old one, byte for byte.
 #[test]
 fn sshd_killed_mid_upload_leaves_the_live_file_alone() {
-    let sim = SimHost::start(9, "");
-    let (deployer, host) = (deployer(), host(&sim));
-    let old = rules("old", &["Old"]);
-    assert_eq!(
-        deploy(&deployer, &host, &old, &DeployOptions::default()).outcome,
-        Outcome::Deployed
-    );
+    let (sim, deployer, host, old) = holding_old(9);
     let names: Vec<String> = (0..60_000).map(|n| format!("Big{n}")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let big = rules("big", &names);

@@ -319,12 +319,18 @@ impl Prometheus {
 
     /// The reload metrics now.
     pub fn reload_state(&self) -> Result<ReloadState, PrometheusError> {
+        self.metrics().map(|(state, _)| state)
+    }
+
+    /// `/metrics`: the reload state in it, and the whole text.
+    fn metrics(&self) -> Result<(ReloadState, String), PrometheusError> {
         let metrics = self.get("/metrics", &[])?;
-        ReloadState::parse(&metrics).map_err(|problem| PrometheusError::Answer {
+        let state = ReloadState::parse(&metrics).map_err(|problem| PrometheusError::Answer {
             url: self.base.clone(),
             request: "GET /metrics".into(),
             problem,
-        })
+        })?;
+        Ok((state, metrics))
     }
 
     /// `POST /-/reload` alone; Prometheus answers when the reload is done (500 when the
@@ -348,13 +354,7 @@ impl Prometheus {
             |problem: String| PrometheusError::ReloadRejected { url: self.base.clone(), problem };
         let deadline = Instant::now() + timeout;
         loop {
-            let metrics = self.get("/metrics", &[])?;
-            let state =
-                ReloadState::parse(&metrics).map_err(|problem| PrometheusError::Answer {
-                    url: self.base.clone(),
-                    request: "GET /metrics".into(),
-                    problem,
-                })?;
+            let (state, metrics) = self.metrics()?;
             if !state.successful {
                 return Err(rejected("prometheus_config_last_reload_successful is 0".into()));
             }
